@@ -1,0 +1,1 @@
+"""Metrics computed from tickets and their events (filled in by the metrics work)."""

@@ -1,0 +1,99 @@
+"""Every status × action pair of the workflow table, through the services.
+
+Allowed pairs succeed and append the right event; every other pair is refused
+with `illegal_transition`, leaving ticket and log untouched.
+"""
+import pytest
+
+from tests.factories import make_ticket
+from tickets import services
+from tickets.exceptions import TicketError
+from tickets.models import Event, Ticket
+from tickets.policy import Actor
+from tickets.workflow import PREVIOUS, SAME, TRANSITIONS, Action, EventKind, Status
+
+pytestmark = pytest.mark.django_db
+
+
+def _at_l2_in(status, manager, bob):
+    """A ticket at L2 (so it can go both up and down) in `status`, with diagnosis and summary filled in."""
+    ticket = make_ticket()
+    services.ticket_escalate(actor=manager, ticket_id=ticket.pk, reason="Needs L2")
+    if status == Status.NEW:
+        return Ticket.objects.get(pk=ticket.pk)
+    services.ticket_take(actor=manager, ticket_id=ticket.pk)
+    services.ticket_diagnose(
+        actor=manager, ticket_id=ticket.pk, affected_item="VPN client", steps_before="Update", findings="Bad config"
+    )
+    if status == Status.WAITING:
+        services.ticket_wait(actor=manager, ticket_id=ticket.pk, reason="Need a log file")
+    if status in (Status.RESOLVING, Status.RESOLVED, Status.CLOSED):
+        services.ticket_start_resolving(actor=manager, ticket_id=ticket.pk)
+    if status in (Status.RESOLVED, Status.CLOSED):
+        services.ticket_resolve(actor=manager, ticket_id=ticket.pk, summary="Reset the VPN profile")
+    if status == Status.CLOSED:
+        services.ticket_close(actor=manager, ticket_id=ticket.pk)
+    return Ticket.objects.get(pk=ticket.pk)
+
+
+def _call(action, actor, ticket, bob):
+    tid = ticket.pk
+    return {
+        Action.TAKE: lambda: services.ticket_take(actor=actor, ticket_id=tid),
+        Action.ASSIGN: lambda: services.ticket_assign(actor=actor, ticket_id=tid, assignee=bob),
+        Action.DIAGNOSE: lambda: services.ticket_diagnose(actor=actor, ticket_id=tid, findings="More findings"),
+        Action.START_RESOLVING: lambda: services.ticket_start_resolving(actor=actor, ticket_id=tid),
+        Action.WAIT: lambda: services.ticket_wait(actor=actor, ticket_id=tid, reason="Question"),
+        Action.RESUME: lambda: services.ticket_resume(actor=actor, ticket_id=tid),
+        Action.RESOLVE: lambda: services.ticket_resolve(actor=actor, ticket_id=tid, summary="Fixed it"),
+        Action.ESCALATE: lambda: services.ticket_escalate(actor=actor, ticket_id=tid, reason="Beyond L2"),
+        Action.DE_ESCALATE: lambda: services.ticket_de_escalate(actor=actor, ticket_id=tid, reason="L1 can fix"),
+        Action.REOPEN: lambda: services.ticket_reopen(actor=actor, ticket_id=tid, reason="Still broken"),
+        Action.CLOSE: lambda: services.ticket_close(actor=actor, ticket_id=tid),
+        Action.COMMENT: lambda: services.comment_add(actor=actor, ticket_id=tid, body="A note"),
+    }[action]()
+
+
+PAIRS = [(status, action) for status in Status for action in Action]
+
+
+def test_the_matrix_covers_every_status_and_action():
+    assert len(PAIRS) == len(Status) * len(Action) == 72
+    assert all(status in Status.values and action in Action.values for status, action in TRANSITIONS)
+
+
+@pytest.mark.parametrize("status,action", PAIRS, ids=[f"{s.value}-{a.value}" for s, a in PAIRS])
+def test_status_action_pair(status, action, mona, bob):
+    manager = Actor.of_user(mona)
+    ticket = _at_l2_in(status, manager, bob)
+    events_before = Event.objects.filter(ticket=ticket).count()
+    transition = TRANSITIONS.get((status, action))
+
+    if transition is None:
+        with pytest.raises(TicketError) as refused:
+            _call(action, manager, ticket, bob)
+        assert refused.value.code == TicketError.ILLEGAL_TRANSITION
+        assert str(Action(action).label) in str(refused.value.message)
+        assert Event.objects.filter(ticket=ticket).count() == events_before
+        assert Ticket.objects.get(pk=ticket.pk).version == ticket.version
+        return
+
+    _call(action, manager, ticket, bob)
+    after = Ticket.objects.get(pk=ticket.pk)
+    event = Event.objects.filter(ticket=ticket).latest("id")
+    assert event.kind == transition.event
+    assert event.from_status == status
+    expected = {SAME: status, PREVIOUS: Status.DIAGNOSING}.get(transition.target, transition.target)
+    assert after.status == event.to_status == expected
+    assert after.version == ticket.version + 1
+    assert Event.objects.filter(ticket=ticket).count() == events_before + 1
+    assert event.from_tier.code == "L2"
+    assert event.to_tier.code == {1: "L3", -1: "L1", 0: "L2"}[transition.tier_step]
+
+
+def test_closed_is_terminal():
+    assert not [action for (status, action) in TRANSITIONS if status == Status.CLOSED]
+
+
+def test_every_event_kind_of_a_transition_is_a_known_kind():
+    assert {t.event for t in TRANSITIONS.values()} <= set(EventKind)

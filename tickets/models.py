@@ -1,0 +1,287 @@
+"""Tickets, the people who open them, and the append-only event log.
+
+Nothing here changes a ticket's state: `tickets.services` is the only writer.
+"""
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from tickets.workflow import EventKind, Status
+from tiers.models import Tier
+from tiers.roles import Role
+
+REFERENCE_PREFIX = "HD-"
+
+
+class Priority(models.TextChoices):
+    P1 = "P1", _("P1 — critical")
+    P2 = "P2", _("P2 — high")
+    P3 = "P3", _("P3 — normal")
+    P4 = "P4", _("P4 — low")
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("web form")
+    EMAIL = "email", _("e-mail")
+    PHONE = "phone", _("phone")
+    API = "api", _("API")
+
+
+class Category(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+
+    def __str__(self):
+        return self.name
+
+
+class Requester(models.Model):
+    """A customer who reports problems. Identified by e-mail; no account needed."""
+
+    email = models.EmailField(_("e-mail"), unique=True)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["email"]
+        verbose_name = _("requester")
+        verbose_name_plural = _("requesters")
+
+    def __str__(self):
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+
+class Ticket(models.Model):
+    subject = models.CharField(_("subject"), max_length=200)
+    description = models.TextField(_("description"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.NEW)
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("tier"))
+    priority = models.CharField(_("priority"), max_length=2, choices=Priority.choices, default=Priority.P3)
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets", verbose_name=_("category")
+    )
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices, default=Channel.WEB)
+    requester = models.ForeignKey(
+        Requester, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("requester")
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+        verbose_name=_("assignee"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("entered by"),
+        help_text=_("The agent who entered the ticket on the customer's behalf (phone), if any."),
+    )
+    # Bumped by every change; a write that names an older version is refused.
+    version = models.PositiveIntegerField(_("version"), default=1)
+
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    response_due_at = models.DateTimeField(_("response due at"), null=True, blank=True)
+    escalation_due_at = models.DateTimeField(_("escalation due at"), null=True, blank=True)
+    resolution_due_at = models.DateTimeField(_("resolution due at"), null=True, blank=True)
+
+    # Step 1, diagnose: travels with the ticket when it is escalated.
+    affected_item = models.CharField(_("affected item"), max_length=200, blank=True)
+    steps_before = models.TextField(_("steps before the fault"), blank=True)
+    findings = models.TextField(_("findings"), blank=True)
+    # Step 2, resolve.
+    resolution_summary = models.TextField(_("resolution summary"), blank=True)
+    # The status to return to when a `waiting` ticket resumes.
+    waiting_from = models.CharField(_("waiting from"), max_length=16, choices=Status.choices, blank=True)
+
+    reopen_count = models.PositiveIntegerField(_("reopen count"), default=0)
+    repeat_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="repeats", verbose_name=_("repeat of")
+    )
+    # Step 3, close: the customer's satisfaction.
+    csat_rating = models.PositiveSmallIntegerField(_("satisfaction rating"), null=True, blank=True)
+    csat_comment = models.TextField(_("satisfaction comment"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        indexes = [
+            # A tier's queue: open tickets of one tier, newest first.
+            models.Index(fields=["tier", "status", "-created_at"], name="ticket_tier_queue"),
+            # "My tickets": an agent's open work.
+            models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
+            # "All tickets", newest first, and period filters.
+            models.Index(fields=["-created_at", "-id"], name="ticket_created"),
+            models.Index(fields=["status", "-created_at"], name="ticket_status_created"),
+            # Repeat detection: the same requester in the same category recently.
+            models.Index(fields=["requester", "category", "-created_at"], name="ticket_repeat_lookup"),
+            # Auto-close looks only at resolved tickets.
+            models.Index(fields=["resolved_at"], condition=Q(status="resolved"), name="ticket_resolved_open"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(csat_rating__isnull=True) | Q(csat_rating__gte=1, csat_rating__lte=5),
+                name="ticket_csat_1_to_5",
+            ),
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="ticket_status_valid"),
+            models.CheckConstraint(condition=Q(priority__in=Priority.values), name="ticket_priority_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.reference} {self.subject}"
+
+    def get_absolute_url(self):
+        return reverse("admin:tickets_ticket_change", args=[self.pk])
+
+    @property
+    def reference(self) -> str:
+        """The public reference, e.g. HD-000123 (derived from the id, never stored)."""
+        return format_reference(self.pk)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in (Status.RESOLVED, Status.CLOSED)
+
+
+def format_reference(pk: int | None) -> str:
+    return f"{REFERENCE_PREFIX}{pk:06d}" if pk is not None else ""
+
+
+def parse_reference(text: str) -> int | None:
+    """The ticket id in a reference like ``HD-000123`` (case-insensitive), or None."""
+    text = (text or "").strip().upper()
+    if not text.startswith(REFERENCE_PREFIX):
+        return None
+    digits = text[len(REFERENCE_PREFIX) :]
+    return int(digits) if digits.isdigit() and len(digits) <= 18 else None
+
+
+class EventQuerySet(models.QuerySet):
+    """Events are append-only. Only the outbox marker may change after insert."""
+
+    MUTABLE_FIELDS = frozenset({"dispatched_at"})
+
+    def update(self, **kwargs):
+        frozen = set(kwargs) - self.MUTABLE_FIELDS
+        if frozen:
+            raise ValidationError(f"Events are append-only; cannot update {sorted(frozen)}.")
+        return super().update(**kwargs)
+
+    def delete(self):
+        raise ValidationError("Events are append-only and cannot be deleted.")
+
+    delete.queryset_only = True
+
+
+class Event(models.Model):
+    """One change of a ticket: audit trail, notification outbox and metric source at once."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="events", verbose_name=_("ticket"))
+    kind = models.CharField(_("kind"), max_length=24, choices=EventKind.choices)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    actor_requester = models.ForeignKey(
+        Requester, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("customer")
+    )
+    actor_role = models.CharField(_("actor role"), max_length=16, choices=Role.choices)
+    from_status = models.CharField(_("from status"), max_length=16, choices=Status.choices, blank=True)
+    to_status = models.CharField(_("to status"), max_length=16, choices=Status.choices, blank=True)
+    from_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("from tier")
+    )
+    to_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("to tier")
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    # Outbox marker: set once the event was handed to every subscriber.
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        indexes = [
+            models.Index(fields=["ticket", "at", "id"], name="event_timeline"),
+            models.Index(fields=["kind", "at"], name="event_kind_at"),
+            # The outbox drain scans only what was not dispatched yet.
+            models.Index(fields=["id"], condition=Q(dispatched_at__isnull=True), name="event_outbox"),
+        ]
+
+    def __str__(self):
+        return f"{format_reference(self.ticket_id)} {self.kind} @ {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValidationError("Events are append-only and cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Events are append-only and cannot be deleted.")
+
+    @property
+    def actor_display(self) -> str:
+        if self.actor_id:
+            return self.actor.get_username()
+        if self.actor_requester_id:
+            return self.actor_requester.email
+        return str(self.get_actor_role_display())
+
+
+class Comment(models.Model):
+    """A public reply (seen by the customer) or an internal note (agents only)."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="comments", verbose_name=_("ticket"))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    author_requester = models.ForeignKey(
+        Requester, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("customer")
+    )
+    author_role = models.CharField(_("author role"), max_length=16, choices=Role.choices)
+    body = models.TextField(_("text"))
+    internal = models.BooleanField(_("internal note"), default=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("comment")
+        verbose_name_plural = _("comments")
+        indexes = [models.Index(fields=["ticket", "created_at", "id"], name="comment_thread")]
+
+    def __str__(self):
+        return f"{format_reference(self.ticket_id)} #{self.pk}"

@@ -1,0 +1,466 @@
+"""The only code that changes tickets.
+
+Every change — from the desk, the portal, the API, e-mail or a timer — comes
+through one of these functions. Each one runs in a transaction, locks the
+ticket row, checks the caller's `version`, asks the workflow table and the
+policy whether the move is allowed, writes the ticket with a conditional
+update on `version`, appends an `Event`, and hands the event to the outbox
+once the transaction commits. A refusal is always a `TicketError`.
+"""
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import get_text_list
+from django.utils.translation import gettext as _
+
+from tickets import outbox
+from tickets.exceptions import TicketError, not_found
+from tickets.models import Category, Channel, Comment, Event, Priority, Requester, Ticket
+from tickets.policy import Actor, refusal, target_tier
+from tickets.workflow import (
+    CSAT_ROLES,
+    DIAGNOSIS_FIELDS,
+    FIELD_LABELS,
+    PREVIOUS,
+    SAME,
+    Action,
+    EventKind,
+    Status,
+    Transition,
+    missing_fields,
+    transition_for,
+)
+from tiers.models import Tier
+from tiers.roles import Role, staff_role, tier_ids_of
+
+SUBJECT_MAX = 200
+AFFECTED_ITEM_MAX = 200
+
+
+# --- creation -------------------------------------------------------------
+
+
+@transaction.atomic
+def ticket_create(
+    *,
+    subject: str,
+    description: str,
+    requester_email: str,
+    requester_name: str = "",
+    priority: str = Priority.P3,
+    category: Category | None = None,
+    channel: str = Channel.WEB,
+    tier: Tier | None = None,
+    actor: Actor | None = None,
+) -> Ticket:
+    """Open a ticket in the lowest tier's queue (or `tier`).
+
+    `actor` is None when the customer opens the ticket themselves (portal,
+    e-mail); an agent entering a phone ticket passes their own actor. A ticket
+    from a requester who opened one in the same category within
+    REPEAT_WINDOW_DAYS is linked to the latest such ticket as a repeat contact.
+    """
+    subject = _one_line(subject)
+    description = (description or "").strip()
+    email = (requester_email or "").strip().lower()
+    errors = {}
+    if not subject:
+        errors["subject"] = _("A subject is required.")
+    elif len(subject) > SUBJECT_MAX:
+        errors["subject"] = _("The subject is longer than %(max)d characters.") % {"max": SUBJECT_MAX}
+    if not description:
+        errors["description"] = _("A description is required.")
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["requester_email"] = _("Enter a valid e-mail address.")
+    if priority not in Priority.values:
+        errors["priority"] = _("Unknown priority.")
+    if channel not in Channel.values:
+        errors["channel"] = _("Unknown channel.")
+    if errors:
+        raise TicketError(TicketError.INVALID, " ".join(str(e) for e in errors.values()), fields=list(errors))
+
+    requester, created = Requester.objects.get_or_create(email=email, defaults={"name": _one_line(requester_name)})
+    if not created and not requester.name and requester_name:
+        requester.name = _one_line(requester_name)
+        requester.save(update_fields=["name"])
+    tier = tier or Tier.objects.order_by("level").first()
+    now = timezone.now()
+    repeat_of = _find_repeat(requester=requester, category=category, now=now)
+    staff_user = actor.user if actor is not None and actor.is_staff else None
+    ticket = Ticket.objects.create(
+        subject=subject,
+        description=description,
+        requester=requester,
+        priority=priority,
+        category=category,
+        channel=channel,
+        tier=tier,
+        repeat_of=repeat_of,
+        created_by=staff_user,
+        created_at=now,
+        updated_at=now,
+    )
+    actor = actor or Actor.customer(requester)
+    _append_event(
+        ticket,
+        actor,
+        EventKind.CREATED,
+        at=now,
+        to_status=Status.NEW,
+        to_tier=tier,
+        data={"channel": channel, "priority": priority},
+    )
+    if repeat_of is not None:
+        _append_event(
+            ticket,
+            Actor.system(),
+            EventKind.REPEAT_LINKED,
+            at=now,
+            from_status=Status.NEW,
+            to_status=Status.NEW,
+            from_tier=tier,
+            to_tier=tier,
+            data={"repeat_of": repeat_of.pk, "reference": repeat_of.reference},
+        )
+    return ticket
+
+
+def _find_repeat(*, requester: Requester, category: Category | None, now) -> Ticket | None:
+    """The requester's latest ticket in the same category within the repeat window (index ticket_repeat_lookup)."""
+    if category is None:
+        return None
+    since = now - timedelta(days=settings.REPEAT_WINDOW_DAYS)
+    return (
+        Ticket.objects.filter(requester=requester, category=category, created_at__gte=since)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+# --- workflow transitions -------------------------------------------------
+
+
+@transaction.atomic
+def ticket_take(*, actor: Actor, ticket_id: int, version: int | None = None) -> Ticket:
+    """An agent of the ticket's tier takes a new ticket: it becomes theirs and diagnosis starts."""
+    ticket, transition = _prepare(actor, ticket_id, Action.TAKE, version)
+    return _apply(ticket, transition, actor, changes={"assignee": actor.user})
+
+
+@transaction.atomic
+def ticket_assign(*, actor: Actor, ticket_id: int, assignee, version: int | None = None) -> Ticket:
+    """Give an open ticket to an agent who can act on its tier (or a manager)."""
+    ticket, transition = _prepare(actor, ticket_id, Action.ASSIGN, version, values={"assignee": assignee})
+    role = staff_role(assignee)
+    if role is None or (role == Role.AGENT and ticket.tier_id not in tier_ids_of(assignee)):
+        raise TicketError(
+            TicketError.INVALID,
+            _("%(user)s cannot work on %(tier)s tickets.") % {"user": assignee, "tier": ticket.tier},
+            fields=["assignee"],
+        )
+    return _apply(
+        ticket, transition, actor, changes={"assignee": assignee}, data={"assignee": assignee.get_username()}
+    )
+
+
+@transaction.atomic
+def ticket_diagnose(
+    *,
+    actor: Actor,
+    ticket_id: int,
+    affected_item: str | None = None,
+    steps_before: str | None = None,
+    findings: str | None = None,
+    version: int | None = None,
+) -> Ticket:
+    """Save the diagnosis: which item fails, what was done before the fault, what was found."""
+    changes = _diagnosis_changes(affected_item=affected_item, steps_before=steps_before, findings=findings)
+    if not changes:
+        raise TicketError(TicketError.INVALID, _("Nothing to save: give at least one diagnosis field."))
+    ticket, transition = _prepare(actor, ticket_id, Action.DIAGNOSE, version)
+    return _apply(ticket, transition, actor, changes=changes, data={"fields": sorted(changes)})
+
+
+@transaction.atomic
+def ticket_start_resolving(*, actor: Actor, ticket_id: int, version: int | None = None) -> Ticket:
+    """The cause is known (the diagnosis is complete): start finding and applying the fix."""
+    ticket, transition = _prepare(actor, ticket_id, Action.START_RESOLVING, version)
+    return _apply(ticket, transition, actor)
+
+
+@transaction.atomic
+def ticket_wait(*, actor: Actor, ticket_id: int, reason: str = "", version: int | None = None) -> Ticket:
+    """Wait for the customer's answer; the SLA clocks pause until the ticket resumes."""
+    ticket, transition = _prepare(actor, ticket_id, Action.WAIT, version)
+    return _apply(ticket, transition, actor, changes={"waiting_from": ticket.status}, reason=reason)
+
+
+@transaction.atomic
+def ticket_resume(*, actor: Actor, ticket_id: int, version: int | None = None) -> Ticket:
+    """Back to the status the ticket had before it started waiting."""
+    ticket, transition = _prepare(actor, ticket_id, Action.RESUME, version)
+    return _apply(ticket, transition, actor, changes={"waiting_from": ""})
+
+
+@transaction.atomic
+def ticket_resolve(
+    *,
+    actor: Actor,
+    ticket_id: int,
+    summary: str,
+    affected_item: str | None = None,
+    steps_before: str | None = None,
+    findings: str | None = None,
+    version: int | None = None,
+) -> Ticket:
+    """The fix is applied; the customer is asked to confirm. From diagnosing the diagnosis may come along."""
+    changes = _diagnosis_changes(affected_item=affected_item, steps_before=steps_before, findings=findings)
+    changes["resolution_summary"] = (summary or "").strip()
+    ticket, transition = _prepare(actor, ticket_id, Action.RESOLVE, version, values=changes)
+    changes["resolved_at"] = timezone.now()
+    return _apply(ticket, transition, actor, changes=changes)
+
+
+@transaction.atomic
+def ticket_escalate(*, actor: Actor, ticket_id: int, reason: str, version: int | None = None) -> Ticket:
+    """Move the ticket to the next tier's queue: status new, no assignee; the diagnosis travels along.
+
+    An automatic escalation passes the system actor and the reason ``sla_timer``.
+    """
+    reason = (reason or "").strip()
+    ticket, transition = _prepare(actor, ticket_id, Action.ESCALATE, version, values={"reason": reason})
+    return _apply(ticket, transition, actor, changes={"assignee": None, "waiting_from": ""}, reason=reason)
+
+
+@transaction.atomic
+def ticket_de_escalate(
+    *, actor: Actor, ticket_id: int, reason: str, defect: bool = False, version: int | None = None
+) -> Ticket:
+    """Send the ticket back to the previous tier; `defect` marks an escalation that should not have happened."""
+    reason = (reason or "").strip()
+    ticket, transition = _prepare(actor, ticket_id, Action.DE_ESCALATE, version, values={"reason": reason})
+    return _apply(
+        ticket,
+        transition,
+        actor,
+        changes={"assignee": None, "waiting_from": ""},
+        reason=reason,
+        data={"defect": bool(defect)},
+    )
+
+
+@transaction.atomic
+def ticket_reopen(*, actor: Actor, ticket_id: int, reason: str, version: int | None = None) -> Ticket:
+    """"Still not fixed": back to diagnosing with the same tier and assignee; a repeat contact."""
+    reason = (reason or "").strip()
+    ticket, transition = _prepare(actor, ticket_id, Action.REOPEN, version, values={"reason": reason})
+    return _apply(ticket, transition, actor, changes={"reopen_count": ticket.reopen_count + 1}, reason=reason)
+
+
+@transaction.atomic
+def ticket_close(
+    *,
+    actor: Actor,
+    ticket_id: int,
+    csat: int | None = None,
+    comment: str = "",
+    version: int | None = None,
+) -> Ticket:
+    """Close a resolved ticket: the customer confirmed the fix (optionally rating it 1–5), or silence timed out."""
+    if csat is not None:
+        if actor.role not in CSAT_ROLES:
+            raise TicketError(TicketError.FORBIDDEN, _("Only the customer can rate the help they received."))
+        if isinstance(csat, bool) or not isinstance(csat, int) or not 1 <= csat <= 5:
+            raise TicketError(TicketError.INVALID, _("The rating must be a whole number from 1 to 5."), fields=["csat"])
+    comment = (comment or "").strip()
+    ticket, transition = _prepare(actor, ticket_id, Action.CLOSE, version)
+    changes = {"closed_at": timezone.now(), "csat_rating": csat, "csat_comment": comment}
+    data = {"csat": csat} if csat is not None else {}
+    if actor.role == Role.SYSTEM:
+        data["auto"] = True
+    return _apply(ticket, transition, actor, changes=changes, reason=comment, data=data)
+
+
+@transaction.atomic
+def comment_add(
+    *, actor: Actor, ticket_id: int, body: str, internal: bool = False, version: int | None = None
+) -> Comment:
+    """Add a public reply or an internal note.
+
+    A public reply by staff is a first response. A customer's reply to a
+    waiting ticket resumes it, in the same transaction.
+    """
+    body = (body or "").strip()
+    if internal and not actor.is_staff:
+        raise TicketError(TicketError.FORBIDDEN, _("Only agents can write internal notes."))
+    ticket, transition = _prepare(actor, ticket_id, Action.COMMENT, version, values={"body": body})
+    now = timezone.now()
+    comment = Comment.objects.create(
+        ticket=ticket,
+        author=actor.user,
+        author_requester=actor.requester,
+        author_role=actor.role,
+        body=body,
+        internal=internal,
+        created_at=now,
+    )
+    _apply(
+        ticket,
+        transition,
+        actor,
+        at=now,
+        responds=actor.is_staff and not internal,
+        data={"internal": internal, "author_role": actor.role, "comment_id": comment.pk},
+    )
+    if actor.role == Role.CUSTOMER and ticket.status == Status.WAITING:
+        ticket, transition = _prepare(actor, ticket_id, Action.RESUME, None)
+        _apply(ticket, transition, actor, changes={"waiting_from": ""}, data={"trigger": "customer_reply"})
+    return comment
+
+
+# --- the common path ------------------------------------------------------
+
+
+def _prepare(actor: Actor, ticket_id: int, action: str, version: int | None, *, values: dict | None = None):
+    """Lock the ticket and check version, workflow, policy, target tier and required fields.
+
+    Must run inside a transaction. Returns the locked ticket and the transition.
+    """
+    try:
+        # Row lock: two writers serialise here, and the loser re-reads the
+        # winner's status and version before it is checked below.
+        ticket = Ticket.objects.select_for_update().select_related("tier").get(pk=ticket_id)
+    except (Ticket.DoesNotExist, ValueError, TypeError):
+        raise not_found() from None
+    if version is not None and version != ticket.version:
+        raise TicketError(
+            TicketError.STALE_VERSION,
+            _("This ticket was changed by someone else (version %(current)d, you had %(yours)d). Reload it and try again.")
+            % {"current": ticket.version, "yours": version},
+        )
+    transition = transition_for(ticket.status, action)
+    if transition is None:
+        raise TicketError(
+            TicketError.ILLEGAL_TRANSITION,
+            _("Cannot %(action)s a ticket that is %(status)s.")
+            % {"action": Action(action).label, "status": Status(ticket.status).label},
+        )
+    why = refusal(actor, ticket, transition, action)
+    if why:
+        raise TicketError(TicketError.FORBIDDEN, why)
+    if target_tier(ticket, transition) is None:
+        message = (
+            _("%(tier)s is the highest tier; the ticket cannot be escalated further.")
+            if transition.tier_step > 0
+            else _("%(tier)s is the first tier; the ticket cannot be de-escalated.")
+        )
+        raise TicketError(TicketError.ILLEGAL_TRANSITION, message % {"tier": ticket.tier})
+    current = {name: getattr(ticket, name) for name in DIAGNOSIS_FIELDS + ("resolution_summary",)}
+    missing = missing_fields(transition, {**current, **(values or {})})
+    if missing:
+        raise TicketError(
+            TicketError.MISSING_FIELDS,
+            _("To %(action)s, fill in: %(fields)s.")
+            % {
+                "action": Action(action).label,
+                "fields": get_text_list([str(FIELD_LABELS[name]) for name in missing], _("and")),
+            },
+            fields=missing,
+        )
+    return ticket, transition
+
+
+def _apply(
+    ticket: Ticket,
+    transition: Transition,
+    actor: Actor,
+    *,
+    changes: dict | None = None,
+    reason: str = "",
+    data: dict | None = None,
+    at=None,
+    responds: bool = False,
+) -> Ticket:
+    """Write the checked transition: conditional update on version, then the event."""
+    now = at or timezone.now()
+    changes = dict(changes or {})
+    from_status, from_tier = ticket.status, ticket.tier
+    if transition.target == SAME:
+        to_status = from_status
+    elif transition.target == PREVIOUS:
+        to_status = ticket.waiting_from or Status.DIAGNOSING
+    else:
+        to_status = transition.target
+    to_tier = target_tier(ticket, transition)
+    if to_status != from_status:
+        changes["status"] = to_status
+    if to_tier != from_tier:
+        changes["tier"] = to_tier
+    # First response: the first public reply or status change by staff.
+    if actor.is_staff and ticket.first_response_at is None and (responds or to_status != from_status):
+        changes["first_response_at"] = now
+    changes["version"] = ticket.version + 1
+    changes["updated_at"] = now
+    # The row is locked, so this only misses if some writer bypassed the lock
+    # (SQLite has no row locks); the version condition still refuses it.
+    if not Ticket.objects.filter(pk=ticket.pk, version=ticket.version).update(**changes):
+        raise TicketError(TicketError.STALE_VERSION, _("This ticket was changed by someone else. Reload it and try again."))
+    for name, value in changes.items():
+        setattr(ticket, name, value)
+    _append_event(
+        ticket,
+        actor,
+        transition.event,
+        at=now,
+        from_status=from_status,
+        to_status=to_status,
+        from_tier=from_tier,
+        to_tier=to_tier,
+        reason=reason,
+        data=data or {},
+    )
+    return ticket
+
+
+def _append_event(ticket, actor: Actor, kind, *, at, from_status="", to_status="", from_tier=None, to_tier=None,
+                  reason="", data=None) -> Event:
+    event = Event.objects.create(
+        ticket=ticket,
+        kind=kind,
+        at=at,
+        actor=actor.user,
+        actor_requester=actor.requester,
+        actor_role=actor.role,
+        from_status=from_status,
+        to_status=to_status,
+        from_tier=from_tier,
+        to_tier=to_tier,
+        reason=reason,
+        data=data or {},
+    )
+    # Side effects only after commit: a rolled-back change notifies no one.
+    transaction.on_commit(partial(outbox.publish, event.pk))
+    return event
+
+
+def _diagnosis_changes(**fields) -> dict:
+    changes = {name: value.strip() for name, value in fields.items() if value is not None}
+    if len(changes.get("affected_item", "")) > AFFECTED_ITEM_MAX:
+        raise TicketError(
+            TicketError.INVALID,
+            _("The affected item is longer than %(max)d characters.") % {"max": AFFECTED_ITEM_MAX},
+            fields=["affected_item"],
+        )
+    return changes
+
+
+def _one_line(text: str) -> str:
+    """Collapse whitespace, CR and LF included: subjects and names may end up in mail headers."""
+    return " ".join((text or "").split())

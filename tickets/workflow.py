@@ -1,0 +1,167 @@
+"""The ticket workflow as data: statuses, actions, and the transition table.
+
+A reader sees every legal move here on one screen. Nothing in this module
+touches the database; `tickets.services` asks it what is allowed and does the
+writing.
+"""
+from dataclasses import dataclass
+
+from django.db.models import TextChoices
+from django.utils.translation import gettext_lazy as _
+
+from tiers.roles import Role
+
+
+class Status(TextChoices):
+    NEW = "new", _("new")
+    DIAGNOSING = "diagnosing", _("diagnosing")
+    RESOLVING = "resolving", _("resolving")
+    WAITING = "waiting", _("waiting for customer")
+    RESOLVED = "resolved", _("resolved")
+    CLOSED = "closed", _("closed")
+
+
+OPEN_STATUSES = (Status.NEW, Status.DIAGNOSING, Status.RESOLVING, Status.WAITING)
+
+
+class Action(TextChoices):
+    TAKE = "take", _("take")
+    ASSIGN = "assign", _("assign")
+    DIAGNOSE = "diagnose", _("save diagnosis")
+    START_RESOLVING = "start_resolving", _("start resolving")
+    WAIT = "wait", _("wait for customer")
+    RESUME = "resume", _("resume")
+    RESOLVE = "resolve", _("resolve")
+    ESCALATE = "escalate", _("escalate")
+    DE_ESCALATE = "de_escalate", _("de-escalate")
+    REOPEN = "reopen", _("reopen")
+    CLOSE = "close", _("close")
+    COMMENT = "comment", _("comment")
+
+
+class EventKind(TextChoices):
+    CREATED = "created", _("created")
+    TAKEN = "taken", _("taken")
+    ASSIGNED = "assigned", _("assigned")
+    DIAGNOSED = "diagnosed", _("diagnosis saved")
+    RESOLVING_STARTED = "resolving_started", _("resolving started")
+    WAITING = "waiting", _("waiting for customer")
+    RESUMED = "resumed", _("resumed")
+    RESOLVED = "resolved", _("resolved")
+    ESCALATED = "escalated", _("escalated")
+    DE_ESCALATED = "de_escalated", _("de-escalated")
+    REOPENED = "reopened", _("reopened")
+    CLOSED = "closed", _("closed")
+    COMMENTED = "commented", _("commented")
+    SLA_WARNING = "sla_warning", _("SLA warning")
+    SLA_BREACHED = "sla_breached", _("SLA breached")
+    REPEAT_LINKED = "repeat_linked", _("linked as repeat contact")
+
+
+# Targets that are not a fixed status.
+SAME = "<same>"  # the status does not change (save diagnosis, assign, comment)
+PREVIOUS = "<previous>"  # back to the status the ticket had before `waiting`
+
+DIAGNOSIS_FIELDS = ("affected_item", "steps_before", "findings")
+FIELD_LABELS = {
+    "affected_item": _("affected item"),
+    "steps_before": _("steps before the fault"),
+    "findings": _("findings"),
+    "resolution_summary": _("resolution summary"),
+    "reason": _("reason"),
+    "assignee": _("assignee"),
+    "body": _("text"),
+}
+
+AGENTS = frozenset({Role.AGENT, Role.MANAGER})
+AGENTS_AND_SYSTEM = AGENTS | {Role.SYSTEM}
+EVERYONE = AGENTS | {Role.CUSTOMER, Role.SYSTEM}
+
+
+@dataclass(frozen=True)
+class Transition:
+    target: str
+    event: EventKind
+    actors: frozenset
+    required: tuple[str, ...] = ()
+    tier_step: int = 0  # +1 escalates to the next tier, -1 returns to the previous one
+
+
+def _escalate(step, event):
+    return Transition(Status.NEW, event, AGENTS_AND_SYSTEM if step > 0 else AGENTS, ("reason",), tier_step=step)
+
+
+_ASSIGN = Transition(SAME, EventKind.ASSIGNED, AGENTS, ("assignee",))
+_COMMENT = Transition(SAME, EventKind.COMMENTED, EVERYONE, ("body",))
+_ESCALATE = _escalate(+1, EventKind.ESCALATED)
+_DE_ESCALATE = _escalate(-1, EventKind.DE_ESCALATED)
+_WAIT = Transition(Status.WAITING, EventKind.WAITING, AGENTS)
+_DIAGNOSE = Transition(SAME, EventKind.DIAGNOSED, AGENTS)
+
+TRANSITIONS: dict[tuple[str, str], Transition] = {
+    (Status.NEW, Action.TAKE): Transition(Status.DIAGNOSING, EventKind.TAKEN, AGENTS),
+    (Status.NEW, Action.ASSIGN): _ASSIGN,
+    (Status.NEW, Action.ESCALATE): _ESCALATE,
+    (Status.NEW, Action.DE_ESCALATE): _DE_ESCALATE,
+    (Status.NEW, Action.COMMENT): _COMMENT,
+    (Status.DIAGNOSING, Action.DIAGNOSE): _DIAGNOSE,
+    (Status.DIAGNOSING, Action.START_RESOLVING): Transition(
+        Status.RESOLVING, EventKind.RESOLVING_STARTED, AGENTS, DIAGNOSIS_FIELDS
+    ),
+    (Status.DIAGNOSING, Action.WAIT): _WAIT,
+    # A quick L1 fix goes straight to resolved, with diagnosis and resolution.
+    (Status.DIAGNOSING, Action.RESOLVE): Transition(
+        Status.RESOLVED, EventKind.RESOLVED, AGENTS, DIAGNOSIS_FIELDS + ("resolution_summary",)
+    ),
+    (Status.DIAGNOSING, Action.ESCALATE): _ESCALATE,
+    (Status.DIAGNOSING, Action.DE_ESCALATE): _DE_ESCALATE,
+    (Status.DIAGNOSING, Action.ASSIGN): _ASSIGN,
+    (Status.DIAGNOSING, Action.COMMENT): _COMMENT,
+    (Status.RESOLVING, Action.DIAGNOSE): _DIAGNOSE,
+    (Status.RESOLVING, Action.WAIT): _WAIT,
+    (Status.RESOLVING, Action.RESOLVE): Transition(
+        Status.RESOLVED, EventKind.RESOLVED, AGENTS, ("resolution_summary",)
+    ),
+    (Status.RESOLVING, Action.ESCALATE): _ESCALATE,
+    (Status.RESOLVING, Action.DE_ESCALATE): _DE_ESCALATE,
+    (Status.RESOLVING, Action.ASSIGN): _ASSIGN,
+    (Status.RESOLVING, Action.COMMENT): _COMMENT,
+    # The customer's reply resumes a waiting ticket automatically.
+    (Status.WAITING, Action.RESUME): Transition(PREVIOUS, EventKind.RESUMED, EVERYONE),
+    (Status.WAITING, Action.ESCALATE): _ESCALATE,
+    (Status.WAITING, Action.DE_ESCALATE): _DE_ESCALATE,
+    (Status.WAITING, Action.ASSIGN): _ASSIGN,
+    (Status.WAITING, Action.COMMENT): _COMMENT,
+    # Confirmed by the customer, or closed after AUTO_CLOSE_DAYS of silence.
+    (Status.RESOLVED, Action.CLOSE): Transition(Status.CLOSED, EventKind.CLOSED, EVERYONE),
+    # "Still not fixed": a reopen keeps tier and assignee and counts as a repeat contact.
+    (Status.RESOLVED, Action.REOPEN): Transition(
+        Status.DIAGNOSING, EventKind.REOPENED, AGENTS | {Role.CUSTOMER}, ("reason",)
+    ),
+    (Status.RESOLVED, Action.COMMENT): _COMMENT,
+    # `closed` is terminal: nothing leaves it.
+}
+
+# Only these actors may attach a satisfaction rating when closing.
+CSAT_ROLES = frozenset({Role.CUSTOMER, Role.INTEGRATION})
+
+
+def transition_for(status: str, action: str) -> Transition | None:
+    """The transition for this action in this status, or None when it is not allowed."""
+    return TRANSITIONS.get((status, action))
+
+
+def actions_from(status: str) -> list[str]:
+    """Every action the table allows from a status, in table order."""
+    return [action for (source, action) in TRANSITIONS if source == status]
+
+
+def missing_fields(transition: Transition, values: dict) -> list[str]:
+    """Names of the required fields that are empty in `values`."""
+    return [name for name in transition.required if not _filled(values.get(name))]
+
+
+def _filled(value) -> bool:
+    if isinstance(value, str):
+        return bool(value.strip())
+    return value is not None
