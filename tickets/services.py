@@ -334,10 +334,17 @@ def _prepare(actor: Actor, ticket_id: int, action: str, version: int | None, *, 
     Must run inside a transaction. Returns the locked ticket and the transition.
     """
     try:
+        ticket_id = int(ticket_id)
+    except (TypeError, ValueError):
+        raise not_found() from None
+    try:
         # Row lock: two writers serialise here, and the loser re-reads the
-        # winner's status and version before it is checked below.
-        ticket = Ticket.objects.select_for_update().select_related("tier").get(pk=ticket_id)
-    except (Ticket.DoesNotExist, ValueError, TypeError):
+        # winner's status and version before they are checked below. No join
+        # in this query: under READ COMMITTED PostgreSQL re-checks a join
+        # against the winner's new row and would drop the row (a ticket moved
+        # to another tier would look missing).
+        ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+    except Ticket.DoesNotExist:
         raise not_found() from None
     if version is not None and version != ticket.version:
         raise TicketError(
