@@ -80,8 +80,8 @@ TEMPLATES = [
 # is set. SQLite runs every transaction as BEGIN IMMEDIATE so that two writers
 # (web + worker) serialise instead of failing with "database is locked".
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{VAR_DIR / 'tierdesk.sqlite3'}",
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'tierdesk.sqlite3'}",
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
         conn_health_checks=True,
     )

@@ -16,3 +16,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 # Tasks run in-process in unit tests; tests/integration starts a real worker and beat.
 CELERY_TASK_ALWAYS_EAGER = True
+# Static files come from the finders; nothing is collected for the tests.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
