@@ -137,17 +137,23 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 
 OUTBOX_DRAIN_SECONDS = env_int("OUTBOX_DRAIN_SECONDS", 30, minimum=1)
-AUTO_CLOSE_CHECK_SECONDS = env_int("AUTO_CLOSE_CHECK_SECONDS", 300, minimum=1)
+SLA_SWEEP_SECONDS = env_int("SLA_SWEEP_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "outbox-drain": {"task": "tickets.tasks.drain_outbox", "schedule": OUTBOX_DRAIN_SECONDS},
-    "auto-close": {"task": "tickets.tasks.auto_close_resolved", "schedule": AUTO_CLOSE_CHECK_SECONDS},
+    # Escalations, SLA warnings and breaches, and auto-close.
+    "sla-sweep": {
+        "task": "tickets.tasks.sla_sweep",
+        "schedule": SLA_SWEEP_SECONDS,
+        # A sweep that could not start within one interval is replaced by the next one.
+        "options": {"expires": SLA_SWEEP_SECONDS},
+    },
 }
 
 # --- Product settings -----------------------------------------------------
 REPEAT_WINDOW_DAYS = env_int("REPEAT_WINDOW_DAYS", 30, minimum=0)
 AUTO_CLOSE_DAYS = env_int("AUTO_CLOSE_DAYS", 3, minimum=1)
 # Subscribers to the event outbox (dotted paths of callables taking an Event).
-TIERDESK_EVENT_HANDLERS: list[str] = []
+TIERDESK_EVENT_HANDLERS: list[str] = ["tickets.notifications.on_event"]
 
 # --- Auth -----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -12,6 +12,7 @@ from tests.factories import make_ticket, staff_user
 from tickets import services
 from tickets.policy import Actor
 from tiers.models import Tier
+from tiers.selectors import clear_policy_cache
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 _skipped = []
@@ -38,6 +39,14 @@ def pytest_sessionfinish(session, exitstatus):
     if IN_CI and _skipped and session.exitstatus == 0:
         session.exitstatus = 1
         print(f"\nCI=true and {len(_skipped)} test(s) were skipped: {_skipped}")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_policy_cache():
+    # Policies and tiers are cached per process; each test starts from its own database state.
+    clear_policy_cache()
+    yield
+    clear_policy_cache()
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 Nothing here changes a ticket's state: `tickets.services` is the only writer.
 """
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -11,17 +13,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tickets.workflow import EventKind, Status
-from tiers.models import Tier
+from tiers.models import Priority, Tier
 from tiers.roles import Role
 
 REFERENCE_PREFIX = "HD-"
-
-
-class Priority(models.TextChoices):
-    P1 = "P1", _("P1 — critical")
-    P2 = "P2", _("P2 — high")
-    P3 = "P3", _("P3 — normal")
-    P4 = "P4", _("P4 — low")
 
 
 class Channel(models.TextChoices):
@@ -103,6 +98,15 @@ class Ticket(models.Model):
     response_due_at = models.DateTimeField(_("response due at"), null=True, blank=True)
     escalation_due_at = models.DateTimeField(_("escalation due at"), null=True, blank=True)
     resolution_due_at = models.DateTimeField(_("resolution due at"), null=True, blank=True)
+    # SLA bookkeeping (tickets.deadlines): the 80 % warning points, the pause,
+    # which warnings/breaches were recorded, and the next point to check.
+    response_warn_at = models.DateTimeField(_("response warning at"), null=True, blank=True)
+    escalation_warn_at = models.DateTimeField(_("escalation warning at"), null=True, blank=True)
+    resolution_warn_at = models.DateTimeField(_("resolution warning at"), null=True, blank=True)
+    sla_paused_at = models.DateTimeField(_("SLA paused at"), null=True, blank=True)
+    sla_paused = models.DurationField(_("SLA time paused"), default=timedelta(0))
+    sla_flags = models.PositiveSmallIntegerField(_("SLA warnings and breaches recorded"), default=0)
+    sla_next_check_at = models.DateTimeField(_("next SLA check at"), null=True, blank=True)
 
     # Step 1, diagnose: travels with the ticket when it is escalated.
     affected_item = models.CharField(_("affected item"), max_length=200, blank=True)
@@ -135,6 +139,10 @@ class Ticket(models.Model):
             models.Index(fields=["status", "-created_at"], name="ticket_status_created"),
             # Repeat detection: the same requester in the same category recently.
             models.Index(fields=["requester", "category", "-created_at"], name="ticket_repeat_lookup"),
+            # The SLA sweep: only tickets with a pending warning or deadline.
+            models.Index(
+                fields=["sla_next_check_at", "id"], condition=Q(sla_next_check_at__isnull=False), name="ticket_sla_due"
+            ),
             # Auto-close looks only at resolved tickets.
             models.Index(fields=["resolved_at"], condition=Q(status="resolved"), name="ticket_resolved_open"),
         ]

@@ -12,6 +12,7 @@ from tickets.exceptions import TicketError
 from tickets.models import Requester, Ticket
 from tickets.workflow import Action, Transition, actions_from, transition_for
 from tiers.models import Tier
+from tiers.selectors import tier_above, tier_below, tier_by_id
 from tiers.roles import Role, staff_role, tier_ids_of
 
 
@@ -75,10 +76,10 @@ def refusal(actor: Actor, ticket: Ticket, transition: Transition, action: str):
 def target_tier(ticket: Ticket, transition: Transition) -> Tier | None:
     """The tier the ticket is at after `transition`; None if there is no tier in that direction."""
     if transition.tier_step > 0:
-        return ticket.tier.next_up()
+        return tier_above(ticket.tier_id)
     if transition.tier_step < 0:
-        return ticket.tier.next_down()
-    return ticket.tier
+        return tier_below(ticket.tier_id)
+    return tier_by_id(ticket.tier_id)
 
 
 def can(actor: Actor, action: str, ticket: Ticket) -> bool:

@@ -19,6 +19,7 @@ from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 
 from tickets import outbox
+from tickets.deadlines import CLOCK_FIELDS, Clock, clock_changes, due_points, next_check
 from tickets.exceptions import TicketError, not_found
 from tickets.models import Category, Channel, Comment, Event, Priority, Requester, Ticket
 from tickets.policy import Actor, refusal, target_tier
@@ -36,6 +37,7 @@ from tickets.workflow import (
     transition_for,
 )
 from tiers.models import Tier
+from tiers.selectors import lowest_tier, tier_above, tier_by_id
 from tiers.roles import Role, staff_role, tier_ids_of
 
 SUBJECT_MAX = 200
@@ -90,11 +92,11 @@ def ticket_create(
     if not created and not requester.name and requester_name:
         requester.name = _one_line(requester_name)
         requester.save(update_fields=["name"])
-    tier = tier or Tier.objects.order_by("level").first()
+    tier = tier or lowest_tier()
     now = timezone.now()
     repeat_of = _find_repeat(requester=requester, category=category, now=now)
     staff_user = actor.user if actor is not None and actor.is_staff else None
-    ticket = Ticket.objects.create(
+    ticket = Ticket(
         subject=subject,
         description=description,
         requester=requester,
@@ -107,6 +109,9 @@ def ticket_create(
         created_at=now,
         updated_at=now,
     )
+    for name, value in clock_changes(ticket, from_status="", tier_changed=True, now=now).items():
+        setattr(ticket, name, value)
+    ticket.save(force_insert=True)
     actor = actor or Actor.customer(requester)
     _append_event(
         ticket,
@@ -325,6 +330,57 @@ def comment_add(
     return comment
 
 
+# --- SLA timers -------------------------------------------------------------
+
+SLA_TIMER_REASON = "sla_timer"
+RUNNING_STATUSES = (Status.NEW, Status.DIAGNOSING, Status.RESOLVING)
+
+
+@transaction.atomic
+def ticket_sla_check(*, ticket_id: int, now=None) -> list[str]:
+    """Record the SLA warnings and breaches now due on one ticket; escalate it when its tier time is up.
+
+    At the last tier the end of the tier time is recorded as a breach instead.
+    Returns what was done, e.g. ``["escalation_warning", "escalated"]``.
+    Running it again at the same moment changes nothing: each point is
+    recorded once (`sla_flags`), and the re-read under the row lock sees what
+    a concurrent check already did.
+    """
+    now = now or timezone.now()
+    ticket = _locked(ticket_id)
+    if ticket.status not in RUNNING_STATUSES or ticket.sla_next_check_at is None or ticket.sla_next_check_at > now:
+        return []
+    done = []
+    escalate = False
+    for point in due_points(ticket, now):
+        if point.clock == Clock.ESCALATION and point.breach and tier_above(ticket.tier_id) is not None:
+            escalate = True
+            continue
+        _append_event(
+            ticket,
+            Actor.system(),
+            EventKind.SLA_BREACHED if point.breach else EventKind.SLA_WARNING,
+            at=now,
+            from_status=ticket.status,
+            to_status=ticket.status,
+            from_tier=tier_by_id(ticket.tier_id),
+            to_tier=tier_by_id(ticket.tier_id),
+            data={"clock": point.clock.value, "due_at": getattr(ticket, f"{point.clock.value}_due_at").isoformat()},
+        )
+        ticket.sla_flags |= point.flag
+        done.append(f"{point.clock.value}_{'breach' if point.breach else 'warning'}")
+    values = {name: getattr(ticket, name) for name in CLOCK_FIELDS}
+    values["sla_flags"] = ticket.sla_flags
+    ticket.sla_next_check_at = next_check(values, responded=ticket.first_response_at is not None)
+    # SLA bookkeeping is not a change of the ticket: no version bump, so an
+    # agent's open form does not go stale because a timer fired.
+    Ticket.objects.filter(pk=ticket.pk).update(sla_flags=ticket.sla_flags, sla_next_check_at=ticket.sla_next_check_at)
+    if escalate:
+        ticket_escalate(actor=Actor.system(), ticket_id=ticket.pk, reason=SLA_TIMER_REASON)
+        done.append("escalated")
+    return done
+
+
 # --- the common path ------------------------------------------------------
 
 
@@ -333,19 +389,7 @@ def _prepare(actor: Actor, ticket_id: int, action: str, version: int | None, *, 
 
     Must run inside a transaction. Returns the locked ticket and the transition.
     """
-    try:
-        ticket_id = int(ticket_id)
-    except (TypeError, ValueError):
-        raise not_found() from None
-    try:
-        # Row lock: two writers serialise here, and the loser re-reads the
-        # winner's status and version before they are checked below. No join
-        # in this query: under READ COMMITTED PostgreSQL re-checks a join
-        # against the winner's new row and would drop the row (a ticket moved
-        # to another tier would look missing).
-        ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
-    except Ticket.DoesNotExist:
-        raise not_found() from None
+    ticket = _locked(ticket_id)
     if version is not None and version != ticket.version:
         raise TicketError(
             TicketError.STALE_VERSION,
@@ -384,6 +428,23 @@ def _prepare(actor: Actor, ticket_id: int, action: str, version: int | None, *, 
     return ticket, transition
 
 
+def _locked(ticket_id) -> Ticket:
+    """The ticket row, locked until the transaction ends."""
+    try:
+        ticket_id = int(ticket_id)
+    except (TypeError, ValueError):
+        raise not_found() from None
+    try:
+        # Two writers serialise here, and the loser re-reads the winner's
+        # status and version before they are checked. No join in this query:
+        # under READ COMMITTED PostgreSQL re-checks a join against the
+        # winner's new row and would drop the row (a ticket moved to another
+        # tier would look missing).
+        return Ticket.objects.select_for_update().get(pk=ticket_id)
+    except Ticket.DoesNotExist:
+        raise not_found() from None
+
+
 def _apply(
     ticket: Ticket,
     transition: Transition,
@@ -398,7 +459,7 @@ def _apply(
     """Write the checked transition: conditional update on version, then the event."""
     now = at or timezone.now()
     changes = dict(changes or {})
-    from_status, from_tier = ticket.status, ticket.tier
+    from_status, from_tier = ticket.status, tier_by_id(ticket.tier_id)
     if transition.target == SAME:
         to_status = from_status
     elif transition.target == PREVIOUS:
@@ -413,14 +474,18 @@ def _apply(
     # First response: the first public reply or status change by staff.
     if actor.is_staff and ticket.first_response_at is None and (responds or to_status != from_status):
         changes["first_response_at"] = now
-    changes["version"] = ticket.version + 1
+    old_version = ticket.version
+    changes["version"] = old_version + 1
     changes["updated_at"] = now
-    # The row is locked, so this only misses if some writer bypassed the lock
-    # (SQLite has no row locks); the version condition still refuses it.
-    if not Ticket.objects.filter(pk=ticket.pk, version=ticket.version).update(**changes):
-        raise TicketError(TicketError.STALE_VERSION, _("This ticket was changed by someone else. Reload it and try again."))
     for name, value in changes.items():
         setattr(ticket, name, value)
+    clocks = clock_changes(ticket, from_status=from_status, tier_changed=to_tier != from_tier, now=now)
+    for name, value in clocks.items():
+        setattr(ticket, name, value)
+    # The row is locked, so this only misses if some writer bypassed the lock
+    # (SQLite has no row locks); the version condition still refuses it.
+    if not Ticket.objects.filter(pk=ticket.pk, version=old_version).update(**changes, **clocks):
+        raise TicketError(TicketError.STALE_VERSION, _("This ticket was changed by someone else. Reload it and try again."))
     _append_event(
         ticket,
         actor,

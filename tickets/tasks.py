@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from tickets import outbox
+from tickets import escalation, outbox
 from tickets.exceptions import TicketError
 from tickets.models import Ticket
 from tickets.policy import Actor
@@ -29,6 +29,13 @@ def drain_outbox() -> int:
 
 
 @shared_task
+def sla_sweep() -> dict:
+    """Escalate tickets whose tier time is up, record SLA warnings and breaches, auto-close silent tickets."""
+    counts = escalation.sweep()
+    counts["auto_closed"] = auto_close_resolved()
+    return counts
+
+
 def auto_close_resolved() -> int:
     """Close tickets left `resolved` for AUTO_CLOSE_DAYS without an answer from the customer."""
     cutoff = timezone.now() - timedelta(days=settings.AUTO_CLOSE_DAYS)

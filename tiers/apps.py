@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_delete, post_migrate, post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -13,3 +13,13 @@ class TiersConfig(AppConfig):
         # Permissions only exist after every app has migrated, so the role
         # groups are synchronised on post_migrate rather than in a migration.
         post_migrate.connect(ensure_role_groups, dispatch_uid="tiers.ensure_role_groups")
+
+        from tiers.models import BusinessCalendar, CalendarHoliday, SLAPolicy
+        from tiers.selectors import clear_policy_cache
+
+        def forget_policies(**kwargs):
+            clear_policy_cache()
+
+        for model in (BusinessCalendar, CalendarHoliday, SLAPolicy):
+            for signal in (post_save, post_delete):
+                signal.connect(forget_policies, sender=model, weak=False, dispatch_uid=f"tiers.forget_policies.{model.__name__}")

@@ -44,7 +44,7 @@ def celery_processes(tmp_path):
         "SECRET_KEY": "worker-test-secret-key-" + "x" * 40,
         "DATABASE_URL": database_url(),
         "TIERDESK_VAR_DIR": str(tmp_path),
-        "AUTO_CLOSE_CHECK_SECONDS": "1",
+        "SLA_SWEEP_SECONDS": "1",
         "OUTBOX_DRAIN_SECONDS": "1",
     }
     celery = [sys.executable, "-m", "celery", "-A", "helpdesk"]
