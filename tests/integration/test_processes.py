@@ -1,10 +1,12 @@
-"""A real Celery worker and beat, on the real database and broker, run the timers and the outbox.
+"""Real Celery worker and beat processes, on a real Redis and the test database, run the timers.
 
-Beat schedules the auto-close check and the outbox drain; the worker closes a
-ticket left resolved too long, and the event that writes is dispatched by the
-worker through the broker (Redis in CI, the embedded broker otherwise).
+Each test starts its own redis-server on a free port (so it can restart it),
+a Celery worker and Celery beat with a one-second sweep, then watches the
+database: nothing here calls a task function directly.
 """
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -19,7 +21,9 @@ from django.utils import timezone
 from tests.factories import make_ticket
 from tickets import services
 from tickets.models import Event, Ticket
+from tickets.policy import Actor
 from tickets.workflow import EventKind, Status
+from tiers.models import BusinessCalendar, SLAPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
@@ -35,25 +39,76 @@ def database_url():
     return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A private redis-server that a test may stop and start again on the same port."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)],
+            stdout=open(self.workdir / "redis.log", "a"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
 @pytest.fixture
-def celery_processes(tmp_path):
+def redis_server(tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def celery_processes(tmp_path, redis_server):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
         "DEBUG": "0",
         "SECRET_KEY": "worker-test-secret-key-" + "x" * 40,
         "DATABASE_URL": database_url(),
+        "REDIS_URL": redis_server.url,
+        "CELERY_BROKER_URL": "",
         "TIERDESK_VAR_DIR": str(tmp_path),
         "SLA_SWEEP_SECONDS": "1",
         "OUTBOX_DRAIN_SECONDS": "1",
     }
     celery = [sys.executable, "-m", "celery", "-A", "helpdesk"]
-    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("worker", "beat")}
     procs = [
         subprocess.Popen([*celery, "worker", "--loglevel=INFO", "--concurrency=2"], cwd=ROOT, env=env,
-                         stdout=logs["worker"], stderr=subprocess.STDOUT),
+                         stdout=open(tmp_path / "worker.log", "w"), stderr=subprocess.STDOUT),
         subprocess.Popen([*celery, "beat", "--loglevel=INFO"], cwd=ROOT, env=env,
-                         stdout=logs["beat"], stderr=subprocess.STDOUT),
+                         stdout=open(tmp_path / "beat.log", "w"), stderr=subprocess.STDOUT),
     ]
     yield tmp_path
     for proc in procs:
@@ -76,9 +131,54 @@ def wait_until(predicate, timeout, logs_dir):
     pytest.fail(f"timed out after {timeout} s\n{output}")
 
 
-def test_worker_and_beat_auto_close_and_dispatch(alice, settings, celery_processes):
-    from tickets.policy import Actor
+@pytest.fixture
+def seconds_at_each_tier(tiers):
+    """P3 on 24×7 with 3 seconds at each tier, so a ticket left alone climbs within seconds."""
+    SLAPolicy.objects.filter(priority="P3").update(
+        calendar=BusinessCalendar.objects.get(always_open=True),
+        response_time=timedelta(hours=1),
+        escalation_time=timedelta(seconds=3),
+        resolution_time=timedelta(hours=4),
+    )
 
+
+def escalations(ticket):
+    return list(
+        Event.objects.filter(ticket=ticket, kind=EventKind.ESCALATED)
+        .order_by("id")
+        .values_list("from_tier__code", "to_tier__code", "actor_role", "reason")
+    )
+
+
+def test_a_ticket_left_alone_climbs_l1_l2_l3_by_the_running_timers(seconds_at_each_tier, celery_processes):
+    ticket = make_ticket()
+    wait_until(lambda: Ticket.objects.get(pk=ticket.pk).tier.code == "L3", 60, celery_processes)
+    assert escalations(ticket) == [("L1", "L2", "system", "sla_timer"), ("L2", "L3", "system", "sla_timer")]
+    # At L3 the end of the tier time is a breach, recorded once, not a third escalation.
+    wait_until(
+        lambda: Event.objects.filter(ticket=ticket, kind=EventKind.SLA_BREACHED, data__clock="escalation").exists(),
+        30,
+        celery_processes,
+    )
+    time.sleep(2)
+    assert Event.objects.filter(ticket=ticket, kind=EventKind.SLA_BREACHED, data__clock="escalation").count() == 1
+    assert len(escalations(ticket)) == 2
+    assert "tickets.tasks.sla_sweep" in (celery_processes / "worker.log").read_text()
+
+
+def test_a_due_ticket_is_still_escalated_after_redis_restarts(seconds_at_each_tier, redis_server, celery_processes):
+    wait_until(lambda: "tickets.tasks.sla_sweep" in (celery_processes / "worker.log").read_text(), 60,
+               celery_processes)
+    redis_server.stop()
+    ticket = make_ticket()  # due in 3 s, while the broker is down
+    time.sleep(6)
+    assert Ticket.objects.get(pk=ticket.pk).tier.code == "L1"  # nothing can run without the broker
+    redis_server.start()  # an empty Redis: no message survived, the deadline lives in the database
+    wait_until(lambda: Ticket.objects.get(pk=ticket.pk).tier.code != "L1", 60, celery_processes)
+    assert escalations(ticket)[0] == ("L1", "L2", "system", "sla_timer")
+
+
+def test_worker_and_beat_auto_close_and_dispatch(alice, settings, celery_processes):
     settings.AUTO_CLOSE_DAYS = 3
     agent = Actor.of_user(alice)
     silent, recent = make_ticket(), make_ticket()
@@ -99,6 +199,5 @@ def test_worker_and_beat_auto_close_and_dispatch(alice, settings, celery_process
     assert Ticket.objects.get(pk=recent.pk).status == Status.RESOLVED
     closing = Event.objects.get(ticket=silent, kind=EventKind.CLOSED)
     assert (closing.actor_role, closing.data) == ("system", {"auto": True})
-    time.sleep(2.5)  # more beats pass: still exactly one closing event
+    time.sleep(2.5)  # more sweeps pass: still exactly one closing event
     assert Event.objects.filter(ticket=silent, kind=EventKind.CLOSED).count() == 1
-    assert "Task tickets.tasks.auto_close_resolved" in (celery_processes / "worker.log").read_text()
