@@ -4,9 +4,12 @@ A ticket's state changes only through `tickets.services`, so the admin shows
 tickets with their full timeline but offers no way to edit, add or delete them.
 """
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from tickets.deadlines import CLOCK_LABELS, breaches
 from tickets.models import Category, Comment, Event, Requester, Ticket, parse_reference
+from tickets.workflow import Status
 
 
 @admin.register(Category)
@@ -61,7 +64,7 @@ class CommentInline(ReadOnlyMixin, admin.StackedInline):
 @admin.register(Ticket)
 class TicketAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["reference", "subject", "status", "tier", "priority", "category", "requester", "assignee",
-                    "created_at"]
+                    "created_at", "escalation_due_at", "sla_state"]
     list_filter = ["status", "tier", "priority", "category", "channel"]
     list_select_related = ["tier", "category", "requester", "assignee"]
     search_fields = ["subject", "requester__email"]
@@ -73,13 +76,23 @@ class TicketAdmin(ReadOnlyMixin, admin.ModelAdmin):
         (_("Diagnosis"), {"fields": ["affected_item", "steps_before", "findings"]}),
         (_("Resolution"), {"fields": ["resolution_summary", "reopen_count", "repeat_of", "csat_rating",
                                       "csat_comment"]}),
-        (_("Times"), {"fields": ["created_at", "updated_at", "first_response_at", "resolved_at", "closed_at",
-                                 "response_due_at", "escalation_due_at", "resolution_due_at"]}),
+        (_("Times"), {"fields": ["created_at", "updated_at", "first_response_at", "resolved_at", "closed_at"]}),
+        (_("SLA"), {"fields": ["sla_state", "response_due_at", "escalation_due_at", "resolution_due_at",
+                               "sla_paused", "sla_next_check_at"]}),
     ]
 
     @admin.display(description=_("reference"), ordering="id")
     def reference(self, obj):
         return obj.reference
+
+    @admin.display(description=_("SLA"))
+    def sla_state(self, obj):
+        missed = breaches(obj, timezone.now())
+        if missed:
+            return _("breached: %(clocks)s") % {"clocks": ", ".join(str(CLOCK_LABELS[c]) for c in missed)}
+        if obj.status == Status.WAITING:
+            return _("paused")
+        return _("on time")
 
     def get_readonly_fields(self, request, obj=None):
         return [name for fieldset in self.fieldsets for name in fieldset[1]["fields"]]

@@ -15,6 +15,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.utils.translation import gettext_lazy as _
+
 from tickets.workflow import Status
 from tiers.selectors import sla_policy_for
 from tiers.sla import add_business_time, business_time_between
@@ -50,6 +52,11 @@ class Point:
         return f"{self.clock.value}_{'due' if self.breach else 'warn'}_at"
 
 
+CLOCK_LABELS = {
+    Clock.RESPONSE.value: _("first response"),
+    Clock.ESCALATION.value: _("time at tier"),
+    Clock.RESOLUTION.value: _("resolution"),
+}
 POINTS = [Point(clock, breach) for clock in Clock for breach in (False, True)]
 CLOCK_FIELDS = [point.field for point in POINTS]
 

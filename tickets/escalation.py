@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tickets import outbox
 from tickets.exceptions import TicketError
 from tickets.models import Ticket
 from tickets.services import ticket_sla_check
@@ -29,7 +30,7 @@ def sweep(*, now=None, batch: int = BATCH) -> dict:
     # failed keeps its due time, and must not be picked again in this sweep.
     after = None
     while True:
-        with transaction.atomic():
+        with outbox.publishing_in_bulk(), transaction.atomic():
             due = Ticket.objects.filter(sla_next_check_at__lte=now)
             if after is not None:
                 due = due.filter(

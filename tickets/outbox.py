@@ -10,6 +10,8 @@ Subscribers are dotted paths in ``settings.TIERDESK_EVENT_HANDLERS``: callables
 taking an `Event`. They must be quick (write a row, enqueue a task).
 """
 import logging
+import threading
+from contextlib import contextmanager
 from functools import cache
 
 from django.conf import settings
@@ -24,14 +26,44 @@ logger = logging.getLogger(__name__)
 DRAIN_BATCH = 500
 
 
+_local = threading.local()
+BULK_CHUNK = 200
+
+
 def publish(event_id: int) -> None:
     """Ask a worker to dispatch the event. A broker outage loses nothing: the drain finds it later."""
-    from tickets.tasks import dispatch_event
+    buffer = getattr(_local, "buffer", None)
+    if buffer is not None:
+        buffer.append(event_id)
+        return
+    _send([event_id])
+
+
+@contextmanager
+def publishing_in_bulk():
+    """Publish the events committed inside this block as a few messages at its end, not one each.
+
+    Only commit hooks call `publish`, so a rolled-back transaction or savepoint
+    adds nothing to the buffer.
+    """
+    outer = getattr(_local, "buffer", None)
+    _local.buffer = [] if outer is None else outer
+    try:
+        yield
+    finally:
+        if outer is None:
+            ids, _local.buffer = _local.buffer, None
+            for start in range(0, len(ids), BULK_CHUNK):
+                _send(ids[start : start + BULK_CHUNK])
+
+
+def _send(event_ids: list[int]) -> None:
+    from tickets.tasks import dispatch_events
 
     try:
-        dispatch_event.delay(event_id)
+        dispatch_events.delay(event_ids)
     except Exception:  # the broker is unreachable; the stored event is the real queue
-        logger.warning("Broker unavailable; event %s waits for the outbox drain.", event_id, exc_info=True)
+        logger.warning("Broker unavailable; events %s wait for the outbox drain.", event_ids, exc_info=True)
 
 
 def dispatch(event_id: int) -> bool:
@@ -59,8 +91,13 @@ def pending_ids(limit: int = DRAIN_BATCH) -> list[int]:
 
 def drain(limit: int = DRAIN_BATCH) -> int:
     """Dispatch what publishing missed. Returns how many events this call dispatched."""
+    return drain_ids(pending_ids(limit))
+
+
+def drain_ids(event_ids: list[int]) -> int:
+    """Dispatch the given events, each on its own. Returns how many this call dispatched."""
     done = 0
-    for event_id in pending_ids(limit):
+    for event_id in event_ids:
         try:
             done += dispatch(event_id)
         except Exception:

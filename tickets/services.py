@@ -239,8 +239,12 @@ def ticket_escalate(*, actor: Actor, ticket_id: int, reason: str, version: int |
 
     An automatic escalation passes the system actor and the reason ``sla_timer``.
     """
+    return _escalate(actor, _locked(ticket_id), reason=reason, version=version)
+
+
+def _escalate(actor: Actor, ticket: Ticket, *, reason: str, version: int | None = None) -> Ticket:
     reason = (reason or "").strip()
-    ticket, transition = _prepare(actor, ticket_id, Action.ESCALATE, version, values={"reason": reason})
+    ticket, transition = _prepare(actor, ticket, Action.ESCALATE, version, values={"reason": reason})
     return _apply(ticket, transition, actor, changes={"assignee": None, "waiting_from": ""}, reason=reason)
 
 
@@ -325,7 +329,7 @@ def comment_add(
         data={"internal": internal, "author_role": actor.role, "comment_id": comment.pk},
     )
     if actor.role == Role.CUSTOMER and ticket.status == Status.WAITING:
-        ticket, transition = _prepare(actor, ticket_id, Action.RESUME, None)
+        ticket, transition = _prepare(actor, ticket, Action.RESUME, None)
         _apply(ticket, transition, actor, changes={"waiting_from": ""}, data={"trigger": "customer_reply"})
     return comment
 
@@ -369,27 +373,31 @@ def ticket_sla_check(*, ticket_id: int, now=None) -> list[str]:
         )
         ticket.sla_flags |= point.flag
         done.append(f"{point.clock.value}_{'breach' if point.breach else 'warning'}")
+    if escalate:
+        # Escalating recomputes every clock and writes the flags set above.
+        _escalate(Actor.system(), ticket, reason=SLA_TIMER_REASON)
+        done.append("escalated")
+        return done
     values = {name: getattr(ticket, name) for name in CLOCK_FIELDS}
     values["sla_flags"] = ticket.sla_flags
     ticket.sla_next_check_at = next_check(values, responded=ticket.first_response_at is not None)
     # SLA bookkeeping is not a change of the ticket: no version bump, so an
     # agent's open form does not go stale because a timer fired.
     Ticket.objects.filter(pk=ticket.pk).update(sla_flags=ticket.sla_flags, sla_next_check_at=ticket.sla_next_check_at)
-    if escalate:
-        ticket_escalate(actor=Actor.system(), ticket_id=ticket.pk, reason=SLA_TIMER_REASON)
-        done.append("escalated")
     return done
 
 
 # --- the common path ------------------------------------------------------
 
 
-def _prepare(actor: Actor, ticket_id: int, action: str, version: int | None, *, values: dict | None = None):
+def _prepare(actor: Actor, ticket: "int | Ticket", action: str, version: int | None, *, values: dict | None = None):
     """Lock the ticket and check version, workflow, policy, target tier and required fields.
 
-    Must run inside a transaction. Returns the locked ticket and the transition.
+    Must run inside a transaction; `ticket` is an id, or a row this transaction
+    already locked. Returns the locked ticket and the transition.
     """
-    ticket = _locked(ticket_id)
+    if not isinstance(ticket, Ticket):
+        ticket = _locked(ticket)
     if version is not None and version != ticket.version:
         raise TicketError(
             TicketError.STALE_VERSION,

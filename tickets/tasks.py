@@ -18,9 +18,10 @@ logger = logging.getLogger(__name__)
 AUTO_CLOSE_BATCH = 500
 
 
-@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
-def dispatch_event(event_id: int) -> bool:
-    return outbox.dispatch(event_id)
+@shared_task
+def dispatch_events(event_ids: list[int]) -> int:
+    """Dispatch each event once; one that fails stays in the outbox for the drain."""
+    return outbox.drain_ids(event_ids)
 
 
 @shared_task

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
-from tiers.models import Tier, TierMembership
+from tiers.models import BusinessCalendar, CalendarHoliday, SLAPolicy, Tier, TierMembership
 
 
 class TierMembershipInline(admin.TabularInline):
@@ -37,3 +37,25 @@ admin.site.unregister(User)
 class TierdeskUserAdmin(UserAdmin):
     inlines = [UserTierMembershipInline]
     list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_active"]
+
+
+class CalendarHolidayInline(admin.TabularInline):
+    model = CalendarHoliday
+    extra = 1
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    list_display = ["name", "always_open", "time_zone", "work_days", "work_start", "work_end", "holiday_country"]
+    inlines = [CalendarHolidayInline]
+
+
+@admin.register(SLAPolicy)
+class SLAPolicyAdmin(admin.ModelAdmin):
+    """Durations are entered as [DD] [HH:[MM:]]ss, e.g. "00:30:00" for 30 minutes or "2 00:00:00" for two days."""
+
+    list_display = ["tier", "priority", "calendar", "response_time", "escalation_time", "resolution_time"]
+    list_editable = ["calendar", "response_time", "escalation_time", "resolution_time"]
+    list_filter = ["tier", "priority", "calendar"]
+    list_select_related = ["tier", "calendar"]
+    ordering = ["tier__level", "priority"]

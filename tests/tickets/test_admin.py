@@ -74,3 +74,39 @@ def test_agents_cannot_enter_the_admin(client, alice):
     client.force_login(alice)
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_ticket_admin_shows_deadlines_and_breach_state(mona_client, tiers):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    with time_machine.travel(timezone.now() - timedelta(days=30)):
+        late = make_ticket(priority="P1")  # 15 minutes to respond, long gone
+    on_time = make_ticket(priority="P4")
+    page = mona_client.get(reverse("admin:tickets_ticket_changelist")).content.decode()
+    late_row = page.split(late.reference)[1].split("</tr>")[0]
+    on_time_row = page.split(on_time.reference)[1].split("</tr>")[0]
+    assert "breached: first response, resolution" in late_row
+    assert "on time" in on_time_row
+    detail = mona_client.get(reverse("admin:tickets_ticket_change", args=[late.pk])).content.decode()
+    assert "Escalation due at" in detail and "breached" in detail
+
+
+def test_sla_policies_are_editable_in_the_admin(mona_client, tiers):
+    from tiers.models import SLAPolicy
+
+    policy = SLAPolicy.objects.get(tier__code="L1", priority="P2")
+    response = mona_client.get(reverse("admin:tiers_slapolicy_changelist"))
+    assert response.status_code == 200 and "L1" in response.content.decode()
+    change = reverse("admin:tiers_slapolicy_change", args=[policy.pk])
+    form = {
+        "tier": policy.tier_id, "priority": "P2", "calendar": policy.calendar_id,
+        "response_time": "00:01:00", "escalation_time": "00:01:00", "resolution_time": "01:00:00",
+    }
+    assert mona_client.post(change, form).status_code == 302
+    policy.refresh_from_db()
+    assert policy.escalation_time.total_seconds() == 60
+    form["escalation_time"] = "00:00:00"
+    assert "Must be longer than zero" in mona_client.post(change, form).content.decode()

@@ -175,3 +175,24 @@ def test_two_concurrent_sweeps_escalate_1000_due_tickets_exactly_once(round_the_
     assert set(Ticket.objects.values_list("tier__code", flat=True)) == {"L2"}
     assert Event.objects.filter(kind=EventKind.SLA_WARNING, data__clock="escalation").count() == 1000
     assert len(tickets) == 1000
+
+
+def test_sweep_queries_per_escalated_ticket_are_constant(round_the_clock):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def sweep_queries(count, created):
+        with at(created):
+            for _ in range(count):
+                make_ticket()
+        escalation.sweep(now=created + 100 * M)  # records the warnings: only the escalation is left due
+        with CaptureQueriesContext(connection) as queries:
+            counts = escalation.sweep(now=created + 2 * H)
+        # Policies come from a per-process cache that may refresh during the sweep; that is not per ticket.
+        return counts["escalated"], len([q for q in queries if '"tiers_' not in q["sql"].split(" WHERE ")[0]])
+
+    few = sweep_queries(5, T0)
+    many = sweep_queries(15, T0 + 10 * H)
+    assert (few[0], many[0]) == (5, 15)
+    # savepoint, lock, update, event insert, release: five per ticket, whatever the batch size
+    assert many[1] - few[1] == 10 * 5

@@ -110,7 +110,23 @@ def test_publish_survives_a_broker_outage(ticket, monkeypatch, caplog):
     def broker_down(*args, **kwargs):
         raise ConnectionRefusedError("broker down")
 
-    monkeypatch.setattr(tasks.dispatch_event, "delay", broker_down)
+    monkeypatch.setattr(tasks.dispatch_events, "delay", broker_down)
     outbox.publish(Event.objects.get(ticket=ticket).pk)  # does not raise
-    assert "waits for the outbox drain" in caplog.text
+    assert "wait for the outbox drain" in caplog.text
     assert Event.objects.get(ticket=ticket).dispatched_at is None
+
+
+def test_bulk_publishing_sends_committed_events_in_one_message(db, monkeypatch, django_capture_on_commit_callbacks):
+    from tickets import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.dispatch_events, "delay", lambda ids: sent.append(list(ids)))
+    with outbox.publishing_in_bulk(), django_capture_on_commit_callbacks(execute=True):
+        kept = make_ticket()
+        with pytest.raises(RuntimeError), transaction.atomic():
+            make_ticket(subject="rolled back")
+            raise RuntimeError("half-way failure")
+        also_kept = make_ticket()
+        assert sent == []  # nothing leaves before the block ends
+    expected = list(Event.objects.filter(ticket__in=[kept, also_kept]).order_by("id").values_list("id", flat=True))
+    assert sent == [expected]

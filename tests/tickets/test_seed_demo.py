@@ -1,4 +1,6 @@
 """The demo seeder: users that can sign in, tickets in every status and tier, real histories."""
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
@@ -39,5 +41,9 @@ def test_seed_demo_creates_staff_and_tickets_with_histories(settings, tiers):
         assert [e.at for e in events] == sorted(e.at for e in events)
         assert ticket.version == 1 + sum(1 for e in events[1:] if e.kind != "repeat_linked")
 
+    urgent = Ticket.objects.get(subject="VPN down for the whole sales office")
+    assert (urgent.priority, urgent.tier.code, urgent.status) == ("P1", "L1", Status.NEW)
+    assert urgent.escalation_due_at - urgent.created_at == timedelta(minutes=30)
+
     call_command("seed_demo")  # a second run changes nothing
-    assert Ticket.objects.count() == 36
+    assert Ticket.objects.count() == 37

@@ -104,7 +104,18 @@ class Command(BaseCommand):
             path = PATHS[number % len(PATHS)]
             start = now - timedelta(days=rng.uniform(0.2, 21), hours=rng.randint(0, 8))
             self._play(rng, path, start, staff, categories)
-        self.stdout.write(self.style.SUCCESS(f"Seeded {tickets} tickets. Sign in as l1, l2, l3 or manager, password '{PASSWORD}'."))
+        # One urgent ticket opened now: P1 allows 30 minutes per tier around
+        # the clock, so in a running app it visibly climbs L1 → L2 → L3.
+        services.ticket_create(
+            subject="VPN down for the whole sales office",
+            description="Nobody in the sales office can connect to the VPN since 10 minutes ago.",
+            requester_email="sales.lead@example.com",
+            requester_name="Sales lead",
+            priority=Priority.P1,
+            category=categories["Network"],
+            channel=Channel.PHONE,
+        )
+        self.stdout.write(self.style.SUCCESS(f"Seeded {tickets + 1} tickets. Sign in as l1, l2, l3 or manager, password '{PASSWORD}'."))
 
     def _staff(self):
         User = get_user_model()
