@@ -6,6 +6,7 @@ a customer.
 import os
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from tests.factories import make_ticket, staff_user
@@ -42,9 +43,11 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_policy_cache():
-    # Policies and tiers are cached per process; each test starts from its own database state.
+def _fresh_caches():
+    # Policies and tiers are cached per process, throttle counters in the
+    # cache: each test starts from its own state.
     clear_policy_cache()
+    cache.clear()
     yield
     clear_policy_cache()
 

@@ -19,3 +19,7 @@ CELERY_TASK_ALWAYS_EAGER = True
 # Static files come from the finders; nothing is collected for the tests.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+# Uploaded files go to a throw-away folder.
+import tempfile  # noqa: E402
+
+MEDIA_ROOT = tempfile.mkdtemp(prefix="tierdesk-test-media-")

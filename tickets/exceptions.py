@@ -12,7 +12,8 @@ class TicketError(Exception):
     - ``missing_fields`` (409): the transition needs fields that are empty;
     - ``forbidden`` (403): this actor may not do this to this ticket;
     - ``not_found`` (404): no such ticket (or not visible to the actor);
-    - ``invalid`` (400): the input itself is wrong.
+    - ``invalid`` (400): the input itself is wrong;
+    - ``too_large`` (413): a file is larger than allowed.
     """
 
     ILLEGAL_TRANSITION = "illegal_transition"
@@ -21,6 +22,7 @@ class TicketError(Exception):
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
     INVALID = "invalid"
+    TOO_LARGE = "too_large"
 
     def __init__(self, code: str, message, *, fields: list[str] | None = None):
         super().__init__(str(message))

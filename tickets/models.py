@@ -2,6 +2,7 @@
 
 Nothing here changes a ticket's state: `tickets.services` is the only writer.
 """
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -293,3 +294,49 @@ class Comment(models.Model):
 
     def __str__(self):
         return f"{format_reference(self.ticket_id)} #{self.pk}"
+
+
+def attachment_path(instance, filename) -> str:
+    """Stored under a name the server makes: the customer's file name never reaches the file system."""
+    return f"attachments/{instance.ticket_id}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="attachments", verbose_name=_("ticket"))
+    file = models.FileField(_("file"), upload_to=attachment_path, max_length=200)
+    original_name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    uploaded_by_requester = models.ForeignKey(
+        Requester, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("customer")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        indexes = [models.Index(fields=["ticket", "created_at", "id"], name="attachment_ticket")]
+
+    def __str__(self):
+        return self.original_name
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key for ticket creation: a retry gets the same ticket, never a second one."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique")]
+
+    def __str__(self):
+        return self.key

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
@@ -21,7 +22,16 @@ from django.utils.translation import gettext as _
 from tickets import outbox
 from tickets.deadlines import CLOCK_FIELDS, Clock, clock_changes, due_points, next_check
 from tickets.exceptions import TicketError, not_found
-from tickets.models import Category, Channel, Comment, Event, Priority, Requester, Ticket
+from tickets.models import (
+    Attachment,
+    Category,
+    Channel,
+    Comment,
+    Event,
+    Priority,
+    Requester,
+    Ticket,
+)
 from tickets.policy import Actor, refusal, target_tier
 from tickets.workflow import (
     CSAT_ROLES,
@@ -334,6 +344,99 @@ def comment_add(
     return comment
 
 
+# --- editing and files --------------------------------------------------------
+
+EDITABLE_FIELDS = ("subject", "description", "priority", "category")
+# Files that browsers would run or render are refused whatever their name claims.
+ALLOWED_EXTENSIONS = frozenset(
+    "pdf png jpg jpeg gif webp bmp txt log csv json xml zip 7z gz tar eml msg doc docx xls xlsx ppt pptx odt ods "
+    "odp rtf".split()
+)
+_MAGIC = {
+    "pdf": (b"%PDF",),
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "jpg": (b"\xff\xd8\xff",),
+    "jpeg": (b"\xff\xd8\xff",),
+    "gif": (b"GIF87a", b"GIF89a"),
+    "zip": (b"PK\x03\x04", b"PK\x05\x06"),
+    "docx": (b"PK\x03\x04",),
+    "xlsx": (b"PK\x03\x04",),
+    "pptx": (b"PK\x03\x04",),
+    "gz": (b"\x1f\x8b",),
+}
+
+
+@transaction.atomic
+def ticket_update(*, actor: Actor, ticket_id: int, version: int | None = None, **fields) -> Ticket:
+    """Edit subject, description, priority or category of an open ticket. A new priority restarts the SLA clocks."""
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TicketError(TicketError.INVALID, _("These fields cannot be edited: %(fields)s.") % {
+            "fields": ", ".join(sorted(unknown))}, fields=sorted(unknown))
+    changes = {}
+    if "subject" in fields:
+        changes["subject"] = _one_line(fields["subject"])
+        if not changes["subject"] or len(changes["subject"]) > SUBJECT_MAX:
+            raise TicketError(TicketError.INVALID, _("A subject of 1 to %(max)d characters is required.") % {
+                "max": SUBJECT_MAX}, fields=["subject"])
+    if "description" in fields:
+        changes["description"] = (fields["description"] or "").strip()
+        if not changes["description"]:
+            raise TicketError(TicketError.INVALID, _("A description is required."), fields=["description"])
+    if "priority" in fields:
+        if fields["priority"] not in Priority.values:
+            raise TicketError(TicketError.INVALID, _("Unknown priority."), fields=["priority"])
+        changes["priority"] = fields["priority"]
+    if "category" in fields:
+        changes["category"] = fields["category"]
+    ticket, transition = _prepare(actor, ticket_id, Action.UPDATE, version)
+    changed = {name: value for name, value in changes.items() if getattr(ticket, name) != value}
+    if not changed:
+        return ticket
+    data = {
+        name: {"from": _plain(getattr(ticket, name)), "to": _plain(value)}
+        for name, value in changed.items()
+        if name != "description"
+    }
+    if "description" in changed:
+        data["description"] = {"changed": True}
+    return _apply(ticket, transition, actor, changes=changed, data=data, restart_clocks="priority" in changed)
+
+
+@transaction.atomic
+def attachment_add(*, actor: Actor, ticket_id: int, upload, version: int | None = None) -> Attachment:
+    """Attach an uploaded file (checked for size, type and content) to a ticket."""
+    name = _one_line(getattr(upload, "name", "") or "").replace("/", "_").replace("\\", "_")[:255] or "file"
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if upload.size > settings.ATTACHMENT_MAX_BYTES:
+        raise TicketError(TicketError.TOO_LARGE, _("Files may be at most %(size)s.") % {
+            "size": filesizeformat(settings.ATTACHMENT_MAX_BYTES)}, fields=["file"])
+    if extension not in ALLOWED_EXTENSIONS:
+        raise TicketError(TicketError.INVALID, _("Files of type “%(ext)s” are not accepted.") % {
+            "ext": extension or _("none")}, fields=["file"])
+    head = upload.read(16)
+    upload.seek(0)
+    if extension in _MAGIC and not head.startswith(_MAGIC[extension]):
+        raise TicketError(TicketError.INVALID, _("The file's content does not match its name."), fields=["file"])
+    ticket, transition = _prepare(actor, ticket_id, Action.ATTACH, version)
+    attachment = Attachment(
+        ticket=ticket,
+        original_name=name,
+        content_type=(getattr(upload, "content_type", "") or "application/octet-stream")[:100],
+        size=upload.size,
+        uploaded_by=actor.user,
+        uploaded_by_requester=actor.requester,
+    )
+    attachment.file.save("upload", upload, save=False)  # upload_to makes the stored name
+    attachment.save()
+    _apply(ticket, transition, actor, data={"attachment_id": attachment.pk, "name": name, "size": upload.size})
+    return attachment
+
+
+def _plain(value):
+    return getattr(value, "slug", value)
+
+
 # --- SLA timers -------------------------------------------------------------
 
 SLA_TIMER_REASON = "sla_timer"
@@ -463,6 +566,7 @@ def _apply(
     data: dict | None = None,
     at=None,
     responds: bool = False,
+    restart_clocks: bool = False,
 ) -> Ticket:
     """Write the checked transition: conditional update on version, then the event."""
     now = at or timezone.now()
@@ -487,7 +591,9 @@ def _apply(
     changes["updated_at"] = now
     for name, value in changes.items():
         setattr(ticket, name, value)
-    clocks = clock_changes(ticket, from_status=from_status, tier_changed=to_tier != from_tier, now=now)
+    clocks = clock_changes(
+        ticket, from_status=from_status, tier_changed=restart_clocks or to_tier != from_tier, now=now
+    )
     for name, value in clocks.items():
         setattr(ticket, name, value)
     # The row is locked, so this only misses if some writer bypassed the lock

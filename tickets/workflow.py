@@ -37,6 +37,8 @@ class Action(TextChoices):
     REOPEN = "reopen", _("reopen")
     CLOSE = "close", _("close")
     COMMENT = "comment", _("comment")
+    ATTACH = "attach", _("attach a file")
+    UPDATE = "update", _("edit")
 
 
 class EventKind(TextChoices):
@@ -56,6 +58,8 @@ class EventKind(TextChoices):
     SLA_WARNING = "sla_warning", _("SLA warning")
     SLA_BREACHED = "sla_breached", _("SLA breached")
     REPEAT_LINKED = "repeat_linked", _("linked as repeat contact")
+    ATTACHED = "attached", _("file attached")
+    UPDATED = "updated", _("edited")
 
 
 # Targets that are not a fixed status.
@@ -93,6 +97,9 @@ def _escalate(step, event):
 
 _ASSIGN = Transition(SAME, EventKind.ASSIGNED, AGENTS, ("assignee",))
 _COMMENT = Transition(SAME, EventKind.COMMENTED, EVERYONE, ("body",))
+_ATTACH = Transition(SAME, EventKind.ATTACHED, EVERYONE)
+# Subject, description, priority and category of an open ticket.
+_UPDATE = Transition(SAME, EventKind.UPDATED, AGENTS)
 _ESCALATE = _escalate(+1, EventKind.ESCALATED)
 _DE_ESCALATE = _escalate(-1, EventKind.DE_ESCALATED)
 _WAIT = Transition(Status.WAITING, EventKind.WAITING, AGENTS)
@@ -104,6 +111,8 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.NEW, Action.ESCALATE): _ESCALATE,
     (Status.NEW, Action.DE_ESCALATE): _DE_ESCALATE,
     (Status.NEW, Action.COMMENT): _COMMENT,
+    (Status.NEW, Action.ATTACH): _ATTACH,
+    (Status.NEW, Action.UPDATE): _UPDATE,
     (Status.DIAGNOSING, Action.DIAGNOSE): _DIAGNOSE,
     (Status.DIAGNOSING, Action.START_RESOLVING): Transition(
         Status.RESOLVING, EventKind.RESOLVING_STARTED, AGENTS, DIAGNOSIS_FIELDS
@@ -117,6 +126,8 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.DIAGNOSING, Action.DE_ESCALATE): _DE_ESCALATE,
     (Status.DIAGNOSING, Action.ASSIGN): _ASSIGN,
     (Status.DIAGNOSING, Action.COMMENT): _COMMENT,
+    (Status.DIAGNOSING, Action.ATTACH): _ATTACH,
+    (Status.DIAGNOSING, Action.UPDATE): _UPDATE,
     (Status.RESOLVING, Action.DIAGNOSE): _DIAGNOSE,
     (Status.RESOLVING, Action.WAIT): _WAIT,
     (Status.RESOLVING, Action.RESOLVE): Transition(
@@ -126,12 +137,16 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.RESOLVING, Action.DE_ESCALATE): _DE_ESCALATE,
     (Status.RESOLVING, Action.ASSIGN): _ASSIGN,
     (Status.RESOLVING, Action.COMMENT): _COMMENT,
+    (Status.RESOLVING, Action.ATTACH): _ATTACH,
+    (Status.RESOLVING, Action.UPDATE): _UPDATE,
     # The customer's reply resumes a waiting ticket automatically.
     (Status.WAITING, Action.RESUME): Transition(PREVIOUS, EventKind.RESUMED, EVERYONE),
     (Status.WAITING, Action.ESCALATE): _ESCALATE,
     (Status.WAITING, Action.DE_ESCALATE): _DE_ESCALATE,
     (Status.WAITING, Action.ASSIGN): _ASSIGN,
     (Status.WAITING, Action.COMMENT): _COMMENT,
+    (Status.WAITING, Action.ATTACH): _ATTACH,
+    (Status.WAITING, Action.UPDATE): _UPDATE,
     # Confirmed by the customer, or closed after AUTO_CLOSE_DAYS of silence.
     (Status.RESOLVED, Action.CLOSE): Transition(Status.CLOSED, EventKind.CLOSED, EVERYONE),
     # "Still not fixed": a reopen keeps tier and assignee and counts as a repeat contact.
@@ -139,6 +154,7 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
         Status.DIAGNOSING, EventKind.REOPENED, AGENTS | {Role.CUSTOMER}, ("reason",)
     ),
     (Status.RESOLVED, Action.COMMENT): _COMMENT,
+    (Status.RESOLVED, Action.ATTACH): _ATTACH,
     # `closed` is terminal: nothing leaves it.
 }
 

@@ -202,9 +202,11 @@ def test_assign_only_to_someone_who_can_work_on_the_tier(ticket, as_mona, alice,
 
 
 def test_available_actions_follow_table_role_and_tier(ticket, as_alice, as_bob, dana):
-    assert available_actions(as_alice, ticket) == [Action.TAKE, Action.ASSIGN, Action.ESCALATE, Action.COMMENT]
+    assert available_actions(as_alice, ticket) == [
+        Action.TAKE, Action.ASSIGN, Action.ESCALATE, Action.COMMENT, Action.ATTACH, Action.UPDATE,
+    ]
     assert available_actions(as_bob, ticket) == []  # L1 ticket, L2 agent: reads, does not act
-    assert available_actions(dana, ticket) == [Action.COMMENT]
+    assert available_actions(dana, ticket) == [Action.COMMENT, Action.ATTACH]
     assert not can(as_alice, Action.DE_ESCALATE, ticket)  # L1 has no tier below
 
 

@@ -4,6 +4,7 @@ Allowed pairs succeed and append the right event; every other pair is refused
 with `illegal_transition`, leaving ticket and log untouched.
 """
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.factories import make_ticket
 from tickets import services
@@ -51,6 +52,10 @@ def _call(action, actor, ticket, bob):
         Action.REOPEN: lambda: services.ticket_reopen(actor=actor, ticket_id=tid, reason="Still broken"),
         Action.CLOSE: lambda: services.ticket_close(actor=actor, ticket_id=tid),
         Action.COMMENT: lambda: services.comment_add(actor=actor, ticket_id=tid, body="A note"),
+        Action.ATTACH: lambda: services.attachment_add(
+            actor=actor, ticket_id=tid, upload=SimpleUploadedFile("vpn.log", b"connection reset")
+        ),
+        Action.UPDATE: lambda: services.ticket_update(actor=actor, ticket_id=tid, priority="P2"),
     }[action]()
 
 
@@ -58,7 +63,7 @@ PAIRS = [(status, action) for status in Status for action in Action]
 
 
 def test_the_matrix_covers_every_status_and_action():
-    assert len(PAIRS) == len(Status) * len(Action) == 72
+    assert len(PAIRS) == len(Status) * len(Action) == 84
     assert all(status in Status.values and action in Action.values for status, action in TRANSITIONS)
 
 

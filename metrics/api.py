@@ -1,0 +1,95 @@
+"""`GET /api/v1/metrics/summary/`."""
+from datetime import datetime, time, timedelta
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from metrics.selectors import summary
+from tickets.api.views import errors
+from tickets.models import Category
+from tiers.models import Tier
+
+
+class SummaryQuery(serializers.Serializer):
+    start = serializers.DateTimeField(required=False, source="from", help_text="Start of the period (inclusive).")
+    to = serializers.DateTimeField(required=False, help_text="End of the period (exclusive). Default: now.")
+    tier = serializers.SlugRelatedField(slug_field="code", queryset=Tier.objects.all(), required=False)
+    category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all(), required=False)
+    agent = serializers.SlugRelatedField(slug_field="username", queryset=get_user_model().objects.all(), required=False)
+
+    def to_internal_value(self, data):
+        data = {("start" if key == "from" else key): value for key, value in data.items()}
+        values = super().to_internal_value(data)
+        end = values.get("to") or timezone.now()
+        start = values.get("from") or end - timedelta(days=30)
+        if start >= end:
+            raise serializers.ValidationError({"from": ["Must be before `to`."]})
+        values.update({"from": start, "to": end})
+        return values
+
+
+DURATIONS = inline_serializer("Durations", {"median": serializers.FloatField(allow_null=True),
+                                            "p90": serializers.FloatField(allow_null=True)})
+SUMMARY = inline_serializer(
+    "MetricsSummary",
+    {
+        "created": serializers.IntegerField(),
+        "resolution_rate": serializers.FloatField(allow_null=True),
+        "time_to_resolve": inline_serializer("TimeToResolve", {
+            "median": serializers.FloatField(allow_null=True),
+            "p90": serializers.FloatField(allow_null=True),
+            "mean": serializers.FloatField(allow_null=True),
+            "business_median": serializers.FloatField(allow_null=True),
+        }),
+        "first_response": DURATIONS,
+        "repeat_contacts": serializers.IntegerField(allow_null=True),
+        "repeat_contact_rate": serializers.FloatField(allow_null=True),
+        "flr_rate": serializers.FloatField(allow_null=True),
+        "fcr_rate": serializers.FloatField(allow_null=True),
+        "escalation_rate": serializers.FloatField(allow_null=True),
+        "escalation_defects": serializers.IntegerField(allow_null=True),
+        "sla_compliance": inline_serializer("SlaCompliance", {
+            "resolution": serializers.FloatField(allow_null=True),
+            "response": serializers.FloatField(allow_null=True),
+        }),
+        "csat": inline_serializer("CsatSummary", {
+            "mean": serializers.FloatField(allow_null=True),
+            "share_satisfied": serializers.FloatField(allow_null=True),
+            "count": serializers.IntegerField(allow_null=True),
+        }),
+        "backlog": inline_serializer("Backlog", {
+            "total": serializers.IntegerField(),
+            "by_tier": serializers.DictField(child=serializers.IntegerField()),
+            "by_status": serializers.DictField(child=serializers.IntegerField()),
+        }),
+    },
+)
+
+
+class SummaryView(APIView):
+    @extend_schema(
+        summary="Metrics for a period",
+        description="Every metric of the product's definitions for `[from, to)` (default: the last 30 days), "
+        "optionally for one tier, category or agent. Durations in seconds, rates as fractions 0–1, null where "
+        "undefined.",
+        parameters=[
+            OpenApiParameter("from", str, description="ISO 8601 date-time; inclusive."),
+            OpenApiParameter("to", str, description="ISO 8601 date-time; exclusive."),
+            OpenApiParameter("tier", str, description="Tier code, e.g. L1."),
+            OpenApiParameter("category", str, description="Category slug."),
+            OpenApiParameter("agent", str, description="Username."),
+        ],
+        responses={200: SUMMARY, **errors(400, 401, 403, 429)},
+        examples=[OpenApiExample("Last 30 days", value={"created": 412, "backlog": {"total": 37}}, response_only=True)],
+        tags=["metrics"],
+    )
+    def get(self, request):
+        query = SummaryQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        return Response(summary(start=values["from"], end=values["to"], tier=values.get("tier"),
+                                category=values.get("category"), agent=values.get("agent")))

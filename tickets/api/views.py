@@ -1,0 +1,410 @@
+"""The REST API: thin views that parse input, call one service, and render the result."""
+import hashlib
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import FileResponse
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from tickets import services
+from tickets.api.errors import ErrorSerializer
+from tickets.exceptions import TicketError
+from tickets.api.filters import TicketFilter
+from tickets.api.serializers import (
+    AssignInput,
+    AttachmentInput,
+    AttachmentSerializer,
+    CategorySerializer,
+    CloseInput,
+    CommentInput,
+    CommentSerializer,
+    DeEscalateInput,
+    DiagnoseInput,
+    EventSerializer,
+    OptionalReasonInput,
+    ReasonInput,
+    ResolveInput,
+    TicketCreateInput,
+    TicketSerializer,
+    TicketUpdateInput,
+    TierSerializer,
+    VersionInput,
+)
+from tickets.models import Attachment, Category, IdempotencyKey, Ticket
+from tickets.policy import Actor, tickets_visible_to
+from tiers.models import Tier
+
+
+def errors(*codes: int) -> dict:
+    described = {
+        400: "Invalid input.",
+        401: "No or invalid credentials.",
+        403: "Your role or tier does not allow this.",
+        404: "No such ticket (or not visible to you).",
+        409: "Illegal transition, missing required fields, or a stale version.",
+        413: "The file is too large.",
+        429: "Too many requests; retry later.",
+    }
+    return {code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in codes}
+
+
+CONFLICT_EXAMPLE = OpenApiExample(
+    "Illegal transition",
+    value={"detail": "Cannot resolve a ticket that is new.", "code": "illegal_transition"},
+    response_only=True,
+    status_codes=["409"],
+)
+STALE_EXAMPLE = OpenApiExample(
+    "Stale version",
+    value={
+        "detail": "This ticket was changed by someone else (version 4, you had 3). Reload it and try again.",
+        "code": "stale_version",
+    },
+    response_only=True,
+    status_codes=["409"],
+)
+
+
+class TicketCursor(CursorPagination):
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "page_size"
+    ordering = ("-created_at", "-id")
+
+
+class TimelineCursor(CursorPagination):
+    page_size = 100
+    max_page_size = 500
+    page_size_query_param = "page_size"
+    ordering = ("id",)
+
+
+def actor_for(request) -> Actor:
+    """The acting user; a call authenticated by API token acts as an integration with the user's role."""
+    return Actor.of_user(request.user, integration=isinstance(request.successful_authenticator, TokenAuthentication))
+
+
+def action_schema(summary: str, request, description: str = ""):
+    return extend_schema(
+        summary=summary,
+        description=description,
+        request=request,
+        responses={200: TicketSerializer, **errors(400, 401, 403, 404, 409, 429)},
+        examples=[CONFLICT_EXAMPLE, STALE_EXAMPLE],
+        tags=["workflow"],
+    )
+
+
+class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = TicketSerializer
+    pagination_class = TicketCursor
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = TicketFilter
+    ordering_fields = ["created_at", "updated_at", "priority", "id"]
+    ordering = ["-created_at", "-id"]
+
+    def get_queryset(self):
+        return tickets_visible_to(self.request.user).select_related("tier", "category", "requester", "assignee")
+
+    def get_ticket(self) -> Ticket:
+        """The ticket in the URL, if the caller may see it (404 otherwise, never 403: existence is not leaked)."""
+        return self.get_object()
+
+    def ticket_response(self, ticket: Ticket, status_code=status.HTTP_200_OK):
+        fresh = self.get_queryset().get(pk=ticket.pk)
+        return Response(TicketSerializer(fresh).data, status=status_code)
+
+    def parse(self, serializer_class):
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    @extend_schema(
+        summary="List tickets",
+        description="Tickets visible to you, newest first unless `ordering` says otherwise; cursor-paginated.",
+        responses={200: TicketSerializer(many=True), **errors(400, 401, 403, 429)},
+        tags=["tickets"],
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(summary="Get a ticket", responses={200: TicketSerializer, **errors(401, 403, 404, 429)},
+                   tags=["tickets"])
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Open a ticket",
+        description=(
+            "Opens a ticket in the L1 queue. Send an `Idempotency-Key` header to make retries safe: a retry with "
+            "the same key within 24 hours returns the ticket created first (with `Idempotent-Replayed: true`)."
+        ),
+        request=TicketCreateInput,
+        parameters=[
+            OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+                             description="Any unique string up to 255 characters, e.g. a UUID.")
+        ],
+        responses={201: TicketSerializer, **errors(400, 401, 403, 429)},
+        examples=[
+            OpenApiExample(
+                "Monitoring alert",
+                value={
+                    "subject": "Disk full on fs01",
+                    "description": "/srv is 98% full since 03:10.",
+                    "requester": {"email": "monitoring@example.com", "name": "Monitoring"},
+                    "priority": "P2",
+                    "category": "hardware",
+                },
+                request_only=True,
+            )
+        ],
+        tags=["tickets"],
+    )
+    def create(self, request, *args, **kwargs):
+        data = self.parse(TicketCreateInput)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 255:
+            return Response({"detail": "Idempotency-Key is longer than 255 characters.", "code": "invalid"},
+                            status=status.HTTP_400_BAD_REQUEST)
+
+        def create_ticket():
+            return services.ticket_create(
+                actor=actor_for(request),
+                subject=data["subject"],
+                description=data["description"],
+                requester_email=data["requester"]["email"],
+                requester_name=data["requester"].get("name", ""),
+                priority=data["priority"],
+                category=data["category"],
+                channel=data["channel"],
+            )
+
+        if not key:
+            return self.ticket_response(create_ticket(), status.HTTP_201_CREATED)
+        ticket, replayed = self._create_once(key, request.data, create_ticket)
+        response = self.ticket_response(ticket, status.HTTP_201_CREATED)
+        if replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+    def _create_once(self, key, payload, create_ticket):
+        """Create through `create_ticket` unless this user already used `key` in the last 24 hours.
+
+        The key row is inserted first: a concurrent retry blocks on its unique
+        index until the first request commits, then finds its ticket.
+        """
+        fingerprint = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+        cutoff = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = IdempotencyKey.objects.create(user=self.request.user, key=key, fingerprint=fingerprint)
+            except IntegrityError:
+                record = IdempotencyKey.objects.select_for_update().get(user=self.request.user, key=key)
+                if record.created_at >= cutoff and record.ticket_id is not None:
+                    if record.fingerprint != fingerprint:
+                        raise TicketError(
+                            TicketError.INVALID,
+                            "This Idempotency-Key was already used for a different request.",
+                        ) from None
+                    return record.ticket, True
+                record.created_at, record.fingerprint = timezone.now(), fingerprint
+            record.ticket = create_ticket()
+            record.save()
+            return record.ticket, False
+
+    @extend_schema(
+        summary="Edit a ticket",
+        description="Change subject, description, priority or category of an open ticket. "
+        "A new priority restarts the SLA clocks under that priority's policy.",
+        request=TicketUpdateInput,
+        responses={200: TicketSerializer, **errors(400, 401, 403, 404, 409, 429)},
+        examples=[STALE_EXAMPLE],
+        tags=["tickets"],
+    )
+    def partial_update(self, request, *args, **kwargs):
+        ticket = self.get_ticket()
+        data = self.parse(TicketUpdateInput)
+        version = data.pop("version", None)
+        updated = services.ticket_update(actor=actor_for(request), ticket_id=ticket.pk, version=version, **data)
+        return self.ticket_response(updated)
+
+    # --- workflow actions ----------------------------------------------------
+
+    def run(self, service, input_class, **extra):
+        ticket = self.get_ticket()
+        data = self.parse(input_class)
+        return self.ticket_response(service(actor=actor_for(self.request), ticket_id=ticket.pk, **data, **extra))
+
+    @action_schema("Take a new ticket", VersionInput, "The caller becomes the assignee; status becomes diagnosing.")
+    @action(detail=True, methods=["post"])
+    def take(self, request, pk=None):
+        return self.run(services.ticket_take, VersionInput)
+
+    @action_schema("Save the diagnosis", DiagnoseInput)
+    @action(detail=True, methods=["post"])
+    def diagnose(self, request, pk=None):
+        return self.run(services.ticket_diagnose, DiagnoseInput)
+
+    @action_schema("Start resolving", VersionInput, "Needs the diagnosis: affected item, steps before, findings.")
+    @action(detail=True, methods=["post"], url_path="start-resolving")
+    def start_resolving(self, request, pk=None):
+        return self.run(services.ticket_start_resolving, VersionInput)
+
+    @action_schema("Wait for the customer", OptionalReasonInput, "Pauses every SLA clock.")
+    @action(detail=True, methods=["post"])
+    def wait(self, request, pk=None):
+        return self.run(services.ticket_wait, OptionalReasonInput)
+
+    @action_schema("Resume a waiting ticket", VersionInput)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return self.run(services.ticket_resume, VersionInput)
+
+    @action_schema("Resolve", ResolveInput, "From diagnosing, send the diagnosis fields too (a quick fix).")
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        return self.run(services.ticket_resolve, ResolveInput)
+
+    @action_schema("Escalate to the next tier", ReasonInput)
+    @action(detail=True, methods=["post"])
+    def escalate(self, request, pk=None):
+        return self.run(services.ticket_escalate, ReasonInput)
+
+    @action_schema("Return to the previous tier", DeEscalateInput)
+    @action(detail=True, methods=["post"], url_path="de-escalate")
+    def de_escalate(self, request, pk=None):
+        return self.run(services.ticket_de_escalate, DeEscalateInput)
+
+    @action_schema("Reopen a resolved ticket", ReasonInput, "Counts as a repeat contact.")
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        return self.run(services.ticket_reopen, ReasonInput)
+
+    @action_schema("Close a resolved ticket", CloseInput, "An integration may pass the customer's rating (1–5).")
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        return self.run(services.ticket_close, CloseInput)
+
+    @action_schema("Assign to an agent", AssignInput)
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        return self.run(services.ticket_assign, AssignInput)
+
+    # --- sub-resources --------------------------------------------------------
+
+    def paginate_timeline(self, queryset, serializer_class):
+        paginator = TimelineCursor()
+        page = paginator.paginate_queryset(queryset, self.request, view=self)
+        return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="List comments",
+        responses={200: CommentSerializer(many=True), **errors(401, 403, 404, 429)},
+        tags=["comments"],
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Add a public reply or an internal note",
+        request=CommentInput,
+        responses={201: CommentSerializer, **errors(400, 401, 403, 404, 409, 429)},
+        tags=["comments"],
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=TimelineCursor, filter_backends=[])
+    def comments(self, request, pk=None):
+        ticket = self.get_ticket()
+        if request.method == "GET":
+            return self.paginate_timeline(
+                ticket.comments.select_related("author", "author_requester"), CommentSerializer
+            )
+        data = self.parse(CommentInput)
+        comment = services.comment_add(actor=actor_for(request), ticket_id=ticket.pk, **data)
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="List attachments",
+        responses={200: AttachmentSerializer(many=True), **errors(401, 403, 404, 429)},
+        tags=["attachments"],
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Upload an attachment",
+        description="multipart/form-data with one `file`. Limits: size (10 MB by default) and type "
+        "(documents, images, logs, archives; never HTML, SVG or scripts).",
+        request={"multipart/form-data": AttachmentInput},
+        responses={201: AttachmentSerializer, **errors(400, 401, 403, 404, 409, 413, 429)},
+        tags=["attachments"],
+    )
+    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser],
+            pagination_class=TimelineCursor, filter_backends=[])
+    def attachments(self, request, pk=None):
+        ticket = self.get_ticket()
+        if request.method == "GET":
+            return self.paginate_timeline(ticket.attachments.all(), AttachmentSerializer)
+        data = self.parse(AttachmentInput)
+        attachment = services.attachment_add(actor=actor_for(request), ticket_id=ticket.pk, upload=data["file"])
+        return Response(AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Download an attachment",
+        description="Always sent as a download (`Content-Disposition: attachment`), never shown inline.",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **errors(401, 403, 404, 429)},
+        tags=["attachments"],
+    )
+    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>[0-9]{1,18})/download",
+            url_name="attachment-download", filter_backends=[], pagination_class=None)
+    def attachment_download(self, request, pk=None, attachment_id=None):
+        ticket = self.get_ticket()
+        attachment = Attachment.objects.filter(ticket=ticket, pk=attachment_id).first()
+        if attachment is None:
+            raise TicketError(TicketError.NOT_FOUND, "No such attachment.")
+        response = FileResponse(
+            attachment.file.open("rb"),
+            as_attachment=True,
+            filename=attachment.original_name,
+            content_type="application/octet-stream",
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response
+
+    @extend_schema(
+        summary="The ticket's timeline",
+        description="Every event, oldest first. Metrics are computed from exactly these events.",
+        responses={200: EventSerializer(many=True), **errors(401, 403, 404, 429)},
+        tags=["tickets"],
+    )
+    @action(detail=True, methods=["get"], pagination_class=TimelineCursor, filter_backends=[])
+    def events(self, request, pk=None):
+        ticket = self.get_ticket()
+        return self.paginate_timeline(
+            ticket.events.select_related("actor", "actor_requester", "from_tier", "to_tier"), EventSerializer
+        )
+
+
+@extend_schema(tags=["reference data"], responses={200: TierSerializer(many=True), **errors(401, 403, 429)})
+class TierViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = TierSerializer
+    queryset = Tier.objects.order_by("level")
+    filter_backends = []
+
+
+@extend_schema(tags=["reference data"], responses={200: CategorySerializer(many=True), **errors(401, 403, 429)})
+class CategoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = CategorySerializer
+    queryset = Category.objects.order_by("name")
+    filter_backends = []
