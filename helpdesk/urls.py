@@ -16,3 +16,6 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
 ]
+
+handler404 = "helpdesk.errors.not_found"
+handler500 = "helpdesk.errors.server_error"

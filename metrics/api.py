@@ -3,6 +3,7 @@ from datetime import datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -77,8 +78,8 @@ class SummaryView(APIView):
         "optionally for one tier, category or agent. Durations in seconds, rates as fractions 0–1, null where "
         "undefined.",
         parameters=[
-            OpenApiParameter("from", str, description="ISO 8601 date-time; inclusive."),
-            OpenApiParameter("to", str, description="ISO 8601 date-time; exclusive."),
+            OpenApiParameter("from", OpenApiTypes.DATETIME, description="ISO 8601 date-time; inclusive."),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, description="ISO 8601 date-time; exclusive."),
             OpenApiParameter("tier", str, description="Tier code, e.g. L1."),
             OpenApiParameter("category", str, description="Category slug."),
             OpenApiParameter("agent", str, description="Username."),

@@ -354,3 +354,9 @@ def test_schema_and_docs_are_served_locally(api_alice):
     docs = api_alice.get("/api/v1/docs/")
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower() and b"/static/drf_spectacular_sidecar/" in docs.content
+
+
+def test_unknown_api_paths_and_impossible_ids_are_json_404(api_alice):
+    assert_error(api_alice.get("/api/v1/no-such-thing/"), 404, "not_found")
+    assert_error(api_alice.get(url(2**70)), 404, "not_found")
+    assert_error(api_alice.post(url(2**70, "take"), {}, format="json"), 404, "not_found")

@@ -107,8 +107,12 @@ def action_schema(summary: str, request, description: str = ""):
     )
 
 
+MAX_ID = 2**63 - 1
+
+
 class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = TicketSerializer
+    lookup_value_regex = "[0-9]+"
     pagination_class = TicketCursor
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = TicketFilter
@@ -117,6 +121,12 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def get_queryset(self):
         return tickets_visible_to(self.request.user).select_related("tier", "category", "requester", "assignee")
+
+    def get_object(self):
+        # An id the database cannot hold is simply not found (rather than a database error).
+        if not 0 < int(self.kwargs["pk"]) <= MAX_ID:
+            raise TicketError(TicketError.NOT_FOUND, "No such ticket.")
+        return super().get_object()
 
     def get_ticket(self) -> Ticket:
         """The ticket in the URL, if the caller may see it (404 otherwise, never 403: existence is not leaked)."""
@@ -134,7 +144,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         summary="List tickets",
         description="Tickets visible to you, newest first unless `ordering` says otherwise; cursor-paginated.",
-        responses={200: TicketSerializer(many=True), **errors(400, 401, 403, 429)},
+        responses={200: TicketSerializer(many=True), **errors(400, 401, 403, 404, 429)},
         tags=["tickets"],
     )
     def list(self, request, *args, **kwargs):
