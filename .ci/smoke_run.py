@@ -2,6 +2,7 @@
 
 Runs with a fresh state folder so it exercises migrate + seed from scratch.
 """
+import json
 import os
 import re
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from http.cookiejar import CookieJar
@@ -17,7 +19,7 @@ PORT = os.environ.get("SMOKE_PORT", "8765")
 BASE = f"http://127.0.0.1:{PORT}"
 state = tempfile.mkdtemp(prefix="tierdesk-smoke-")
 log_path = os.path.join(state, "make-run.log")
-env = {**os.environ, "TIERDESK_VAR_DIR": state, "OUTBOX_DRAIN_SECONDS": "2"}
+env = {**os.environ, "TIERDESK_VAR_DIR": state, "SLA_SWEEP_SECONDS": "2"}
 started = time.monotonic()
 log = open(log_path, "w")
 proc = subprocess.Popen(["make", "run", f"PORT={PORT}"], stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -79,10 +81,49 @@ if home.url.rstrip("/") != BASE or "Signed in as l1" not in body:
     fail(f"signing in as l1 did not reach the home page (ended at {home.url})")
 print("signed in as l1")
 
+# The API quick start of docs/api.md, against the running server.
+token = subprocess.run(
+    [".venv/bin/python", "manage.py", "drf_create_token", "l1"], env={**env, "DEBUG": "1"}, capture_output=True,
+    text=True, check=True,
+).stdout.split()[2]
+
+
+def api(method, path, body=None, expect=200):
+    request = urllib.request.Request(
+        f"{BASE}/api/v1/{path}", method=method, data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, payload = response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        status, payload = error.code, json.loads(error.read() or b"null")
+    if status != expect:
+        fail(f"{method} {path} answered {status} (expected {expect}): {payload}")
+    return payload
+
+
+ticket = api("POST", "tickets/", {"subject": "Disk full on fs01", "description": "98%",
+                                  "requester": {"email": "monitoring@example.com"}, "priority": "P2"}, expect=201)
+tid = ticket["id"]
+api("POST", f"tickets/{tid}/take/", {"version": ticket["version"]})
+api("POST", f"tickets/{tid}/diagnose/", {"affected_item": "fs01", "steps_before": "backup", "findings": "snapshots"})
+api("POST", f"tickets/{tid}/start-resolving/", {})
+api("POST", f"tickets/{tid}/resolve/", {"summary": "Pruned snapshots"})
+api("POST", f"tickets/{tid}/resolve/", {"summary": "again"}, expect=409)
+closed = api("POST", f"tickets/{tid}/close/", {"csat": 5})
+if closed["status"] != "closed":
+    fail(f"the ticket ended {closed['status']}")
+docs = urllib.request.urlopen(f"{BASE}/api/v1/docs/", timeout=10).read().decode()
+asset = re.search(r'src="(/static/drf_spectacular_sidecar/[^"]+\.js)"', docs)
+if not asset or urllib.request.urlopen(BASE + asset.group(1), timeout=10).status != 200:
+    fail("the API docs page or its local assets are not served")
+print(f"drove {ticket['reference']} through its life by the API; API docs served locally")
+
 log_text = lambda: open(log_path).read()
-wait_for(lambda: "Sending due task outbox-drain" in log_text(), "beat to send the outbox drain", timeout=60)
-wait_for(lambda: re.search(r"Task tickets\.tasks\.drain_outbox\[[^\]]+\] succeeded", log_text()), "the worker to run it", 60)
-print("beat scheduled the outbox drain and the worker ran it")
+wait_for(lambda: "Sending due task sla-sweep" in log_text(), "beat to send the SLA sweep", timeout=60)
+wait_for(lambda: re.search(r"Task tickets\.tasks\.sla_sweep\[[^\]]+\] succeeded", log_text()), "the worker to run it", 60)
+print("beat scheduled the SLA sweep and the worker ran it")
 
 stop()
 print(f"make run stopped cleanly with exit code {proc.returncode}")

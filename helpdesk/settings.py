@@ -199,6 +199,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StatusEnum": "tickets.workflow.Status",
         "RoleEnum": "tiers.roles.Role",
+        "EventKindEnum": "tickets.workflow.EventKind",
     },
 }
 IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24, minimum=1)
@@ -294,4 +295,21 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# --- Outgoing webhooks (app `webhooks`) -------------------------------------
+INSTALLED_APPS += ["webhooks"]
+# Every event is also queued for the registered webhooks.
+TIERDESK_EVENT_HANDLERS += ["webhooks.delivery.on_event"]
+# Seconds to wait for a receiver to accept the connection, and again for its answer.
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+# Retry n waits min(base * 2**(n-1), max) seconds; after WEBHOOK_MAX_ATTEMPTS the delivery is failed.
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 10, minimum=1)
+WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600, minimum=1)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 12, minimum=1)
+# SSRF guard: webhook URLs resolving to loopback, private, link-local, … addresses are refused unless this is on.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+CELERY_BEAT_SCHEDULE["webhook-retries"] = {
+    "task": "webhooks.tasks.retry_due",
+    "schedule": env_int("WEBHOOK_RETRY_SWEEP_SECONDS", 10, minimum=1),
 }

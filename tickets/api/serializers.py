@@ -118,6 +118,9 @@ class AttachmentSerializer(serializers.ModelSerializer):
 
 class EventSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_display")
+    # Blank where there is no status before (created) or the event is not a move.
+    from_status = serializers.ChoiceField(choices=Status.choices, allow_blank=True, read_only=True)
+    to_status = serializers.ChoiceField(choices=Status.choices, allow_blank=True, read_only=True)
     from_tier = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     to_tier = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 

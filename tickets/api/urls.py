@@ -14,6 +14,7 @@ app_name = "api"
 urlpatterns = [
     path("", include(router.urls)),
     path("metrics/", include("metrics.urls")),
+    path("", include("webhooks.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

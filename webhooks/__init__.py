@@ -1,0 +1,1 @@
+"""Outgoing event webhooks: every ticket event, signed and POSTed to registered URLs."""
