@@ -7,22 +7,12 @@ the secret. Deliveries and their attempts are a log.
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from tickets.admin import ReadOnlyMixin
 from webhooks.models import Attempt, Delivery, Webhook
 
 
-class ReadOnly:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Webhook)
-class WebhookAdmin(ReadOnly, admin.ModelAdmin):
+class WebhookAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["id", "url", "kinds", "is_active", "created_by", "created_at"]
     list_filter = ["is_active"]
     list_select_related = ["created_by"]
@@ -32,7 +22,7 @@ class WebhookAdmin(ReadOnly, admin.ModelAdmin):
     readonly_fields = fields
 
 
-class AttemptInline(ReadOnly, admin.TabularInline):
+class AttemptInline(ReadOnlyMixin, admin.TabularInline):
     model = Attempt
     fields = ["at", "status_code", "duration_ms", "error"]
     readonly_fields = fields
@@ -42,7 +32,7 @@ class AttemptInline(ReadOnly, admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnly, admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["id", "webhook", "event", "status", "attempts", "next_attempt_at", "delivered_at", "created_at"]
     list_filter = ["status", "webhook"]
     list_select_related = ["webhook", "event"]

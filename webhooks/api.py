@@ -3,11 +3,11 @@
 The signing secret is generated here and returned once, in the response to
 the POST that registered the webhook; no other response contains it.
 """
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
-from tickets.api.errors import ErrorSerializer
+from tickets.api.errors import error_responses
 from tickets.api.permissions import IsManager
 from tickets.workflow import EventKind
 from webhooks.delivery import TargetRefused, check_target
@@ -67,15 +67,13 @@ class WebhookCreatedSerializer(WebhookSerializer):
 
 _ERROR_DESCRIPTIONS = {
     400: "Invalid input, e.g. a URL that is not http(s) or resolves to a private address.",
-    401: "No or invalid credentials.",
     403: "Only managers can manage webhooks.",
     404: "No such webhook.",
-    429: "Too many requests; retry later.",
 }
 
 
 def errors(*codes: int) -> dict:
-    return {code: OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[code]) for code in codes}
+    return error_responses(*codes, descriptions=_ERROR_DESCRIPTIONS)
 
 
 SIGNING = (

@@ -3,11 +3,9 @@
 Each thread has its own database connection (Django connections are per
 thread), so these are real concurrent transactions against the row lock.
 """
-import threading
-
 import pytest
-from django.db import connection
 
+from tests.concurrency import race
 from tests.factories import make_ticket
 from tickets import services
 from tickets.exceptions import TicketError
@@ -16,28 +14,6 @@ from tickets.policy import Actor
 from tickets.workflow import EventKind, Status
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-def race(*calls):
-    """Run the calls in parallel threads released together; return each one's result or TicketError."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        except TicketError as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 def _resolving_ticket(agent):

@@ -1,12 +1,11 @@
 """The SLA sweep: escalation at the deadline and not before, warnings once, the L3 breach path."""
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connection
 
+from tests.concurrency import race
 from tests.factories import make_ticket, staff_user
 from tickets import escalation, services
 from tickets.models import Event, Ticket
@@ -154,21 +153,7 @@ def test_two_concurrent_sweeps_escalate_1000_due_tickets_exactly_once(round_the_
     with at(T0):
         tickets = [make_ticket(subject=f"Due {n}") for n in range(1000)]
     due = T0 + 2 * H
-    barrier = threading.Barrier(2)
-    results = []
-
-    def run():
-        try:
-            barrier.wait(timeout=10)
-            results.append(escalation.sweep(now=due, batch=50))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
+    results = race(*[lambda: escalation.sweep(now=due, batch=50)] * 2)
     assert Event.objects.filter(kind=EventKind.ESCALATED).count() == 1000
     assert sum(r["escalated"] for r in results) == 1000
     assert all(r["escalated"] > 0 for r in results)  # both sweeps did part of the work

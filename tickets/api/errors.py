@@ -41,6 +41,25 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input.",
+    401: "No or invalid credentials.",
+    403: "Your role or tier does not allow this.",
+    404: "No such ticket (or not visible to you).",
+    409: "Illegal transition, missing required fields, or a stale version.",
+    413: "The file is too large.",
+    429: "Too many requests; retry later.",
+}
+
+
+def error_responses(*codes: int, descriptions: dict | None = None) -> dict:
+    """OpenAPI responses for these error status codes, all with the one error body."""
+    from drf_spectacular.utils import OpenApiResponse
+
+    texts = {**ERROR_DESCRIPTIONS, **(descriptions or {})}
+    return {code: OpenApiResponse(ErrorSerializer, description=texts[code]) for code in codes}
+
+
 def exception_handler(exc, context):
     if isinstance(exc, TicketError):
         body = {"detail": str(exc.message), "code": exc.code}

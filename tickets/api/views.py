@@ -9,7 +9,7 @@ from django.http import FileResponse
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.decorators import action
@@ -19,7 +19,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from tickets import services
-from tickets.api.errors import ErrorSerializer
+from tickets.api.errors import error_responses
 from tickets.exceptions import TicketError
 from tickets.api.filters import TicketFilter
 from tickets.api.serializers import (
@@ -48,16 +48,7 @@ from tiers.models import Tier
 
 
 def errors(*codes: int) -> dict:
-    described = {
-        400: "Invalid input.",
-        401: "No or invalid credentials.",
-        403: "Your role or tier does not allow this.",
-        404: "No such ticket (or not visible to you).",
-        409: "Illegal transition, missing required fields, or a stale version.",
-        413: "The file is too large.",
-        429: "Too many requests; retry later.",
-    }
-    return {code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in codes}
+    return error_responses(*codes)
 
 
 CONFLICT_EXAMPLE = OpenApiExample(
