@@ -20,7 +20,7 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
 COPY . .
-RUN mkdir -p /app/var && chown tierdesk:tierdesk /app/var
+RUN mkdir -p /app/var/media && chown -R tierdesk:tierdesk /app/var
 
 USER tierdesk
 
