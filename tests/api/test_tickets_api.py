@@ -119,6 +119,9 @@ def test_list_filters_orders_and_paginates(api_mona, as_mona):
 def test_list_rejects_bad_filters(api_mona):
     assert_error(api_mona.get(url(), {"status": "bogus"}), 400, "invalid")
     assert_error(api_mona.get(url(), {"created_after": "yesterday"}), 400, "invalid")
+    assert_error(api_mona.get(url(), {"created_after": "0001-01-01T00:00:00+23:00"}), 400, "invalid")
+    # An offset PostgreSQL would not take is just another way to write an instant.
+    assert api_mona.get(url(), {"created_before": "0257-02-24T06:53:08+21:52"}).status_code == 200
     assert api_mona.get(url(), {"ordering": "password"}).status_code == 200  # unknown ordering is ignored
 
 
@@ -360,3 +363,9 @@ def test_unknown_api_paths_and_impossible_ids_are_json_404(api_alice):
     assert_error(api_alice.get("/api/v1/no-such-thing/"), 404, "not_found")
     assert_error(api_alice.get(url(2**70)), 404, "not_found")
     assert_error(api_alice.post(url(2**70, "take"), {}, format="json"), 404, "not_found")
+
+
+def test_text_that_is_not_unicode_is_400_not_500(api_alice):
+    body = '{"subject": "\\ud800", "description": "x", "requester": {"email": "a@example.com"}}'
+    assert_error(api_alice.generic("POST", url(), body, content_type="application/json"), 400, "parse_error")
+    assert not Ticket.objects.exists()

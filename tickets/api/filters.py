@@ -1,9 +1,30 @@
 """Filters of the ticket list (the names are part of the API contract)."""
+from datetime import UTC
+
 import django_filters
+from django.core.exceptions import ValidationError
+from django_filters.fields import IsoDateTimeField
 
 from tickets.models import Priority, Ticket
 from tickets.selectors import search_tickets
 from tickets.workflow import Status
+
+
+class UTCDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, converted to UTC: the database accepts any instant, not any UTC offset."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError("The date-time is out of range.", code="invalid") from None
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
 
 
 class TicketFilter(django_filters.FilterSet):
@@ -13,8 +34,8 @@ class TicketFilter(django_filters.FilterSet):
     category = django_filters.CharFilter(field_name="category__slug", help_text="Category slug.")
     assignee = django_filters.CharFilter(field_name="assignee__username", help_text="Username of the assignee.")
     requester_email = django_filters.CharFilter(field_name="requester__email", lookup_expr="iexact")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="full_text", help_text="Full-text search in subject and description.")
 
     class Meta:
