@@ -118,6 +118,9 @@ class Ticket(models.Model):
     # The status to return to when a `waiting` ticket resumes.
     waiting_from = models.CharField(_("waiting from"), max_length=16, choices=Status.choices, blank=True)
 
+    # Subject, description and every comment, for full-text search (GIN index
+    # on PostgreSQL, migration 0005); kept up to date by the services.
+    search_text = models.TextField(_("search text"), blank=True, editable=False)
     reopen_count = models.PositiveIntegerField(_("reopen count"), default=0)
     repeat_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="repeats", verbose_name=_("repeat of")
@@ -160,7 +163,7 @@ class Ticket(models.Model):
         return f"{self.reference} {self.subject}"
 
     def get_absolute_url(self):
-        return reverse("admin:tickets_ticket_change", args=[self.pk])
+        return reverse("desk:ticket", args=[self.pk])
 
     @property
     def reference(self) -> str:

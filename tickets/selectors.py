@@ -5,27 +5,45 @@ from tickets.policy import tickets_visible_to
 from tickets.workflow import OPEN_STATUSES
 
 
-def open_counts_by_tier(*, user) -> list[dict]:
-    """Open tickets per tier and status that `user` may see, as rows {tier__code, status, n} (one query)."""
-    return list(
+def tier_summary(*, user) -> list[dict]:
+    """Open tickets per tier and status that `user` may see, marking the user's own tiers (one query)."""
+    from tiers.models import Tier
+    from tiers.roles import tier_ids_of
+
+    rows = (
         tickets_visible_to(user)
         .filter(status__in=OPEN_STATUSES)
-        .values("tier__code", "tier__level", "status")
+        .values("tier_id", "status")
         .annotate(n=Count("id"))
-        .order_by("tier__level", "status")
+        .order_by()
     )
+    counts = {(row["tier_id"], row["status"]): row["n"] for row in rows}
+    mine = tier_ids_of(user)
+    return [
+        {
+            "tier": tier,
+            "cells": [counts.get((tier.pk, status), 0) for status in OPEN_STATUSES],
+            "total": sum(counts.get((tier.pk, status), 0) for status in OPEN_STATUSES),
+            "mine": tier.pk in mine,
+        }
+        for tier in Tier.objects.order_by("level")
+    ]
 
 
 def search_tickets(queryset, text: str):
-    """Tickets matching `text`: PostgreSQL full-text search, or a case-insensitive match on other databases."""
+    """Tickets whose subject, description or comments match `text`.
+
+    PostgreSQL: full-text search with the GIN index on to_tsvector('simple',
+    search_text) (migration 0006; the expression here must stay identical for
+    the index to be used). Other databases: a case-insensitive substring match.
+    """
     from django.contrib.postgres.search import SearchQuery, SearchVector
     from django.db import connection
-    from django.db.models import Q
 
     text = (text or "").strip()[:200]
     if not text:
         return queryset
     if connection.vendor == "postgresql":
-        vector = SearchVector("subject", "description", config="simple")
+        vector = SearchVector("search_text", config="simple")
         return queryset.annotate(_search=vector).filter(_search=SearchQuery(text, config="simple", search_type="websearch"))
-    return queryset.filter(Q(subject__icontains=text) | Q(description__icontains=text))
+    return queryset.filter(search_text__icontains=text)

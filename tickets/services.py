@@ -118,6 +118,7 @@ def ticket_create(
         created_by=staff_user,
         created_at=now,
         updated_at=now,
+        search_text=f"{subject}\n{description}",
     )
     for name, value in clock_changes(ticket, from_status="", tier_changed=True, now=now).items():
         setattr(ticket, name, value)
@@ -334,6 +335,7 @@ def comment_add(
         ticket,
         transition,
         actor,
+        changes={"search_text": f"{ticket.search_text}\n{body}"},
         at=now,
         responds=actor.is_staff and not internal,
         data={"internal": internal, "author_role": actor.role, "comment_id": comment.pk},
@@ -393,6 +395,11 @@ def ticket_update(*, actor: Actor, ticket_id: int, version: int | None = None, *
     changed = {name: value for name, value in changes.items() if getattr(ticket, name) != value}
     if not changed:
         return ticket
+    if "subject" in changed or "description" in changed:
+        bodies = ticket.comments.order_by("id").values_list("body", flat=True)
+        changed["search_text"] = "\n".join(
+            [changed.get("subject", ticket.subject), changed.get("description", ticket.description), *bodies]
+        )
     data = {
         name: {"from": _plain(getattr(ticket, name)), "to": _plain(value)}
         for name, value in changed.items()

@@ -8,6 +8,7 @@ class TiersConfig(AppConfig):
     verbose_name = _("Support tiers")
 
     def ready(self):
+        from tiers import middleware  # noqa: F401  (connects the sign-in language receiver)
         from tiers.roles import ensure_role_groups
 
         # Permissions only exist after every app has migrated, so the role

@@ -223,3 +223,19 @@ class SLAPolicy(models.Model):
             value = getattr(self, name)
             if value is not None and value <= timedelta(0):
                 raise ValidationError({name: _("Must be longer than zero.")})
+
+
+class StaffProfile(models.Model):
+    """An agent's or manager's own settings."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile", verbose_name=_("user")
+    )
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True)
+
+    class Meta:
+        verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
+
+    def __str__(self):
+        return str(self.user)

@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 
 from tickets.models import Event, Ticket
 from tickets.workflow import Status
@@ -23,9 +24,9 @@ def test_seed_demo_creates_staff_and_tickets_with_histories(settings, tiers):
     settings.DEBUG = True
     call_command("seed_demo")
     for name, role, tier in [("l1", Role.AGENT, "L1"), ("l2", Role.AGENT, "L2"), ("l3", Role.AGENT, "L3")]:
-        user = authenticate(username=name, password="demo")
+        user = authenticate(RequestFactory().post("/accounts/login/"), username=name, password="demo")
         assert staff_role(user) == role and tier_ids_of(user) == {tiers[tier].pk}
-    manager = authenticate(username="manager", password="demo")
+    manager = authenticate(RequestFactory().post("/accounts/login/"), username="manager", password="demo")
     assert staff_role(manager) == Role.MANAGER and manager.is_staff
 
     assert Ticket.objects.count() >= 30

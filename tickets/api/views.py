@@ -5,7 +5,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import FileResponse
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -21,6 +20,8 @@ from rest_framework.response import Response
 from tickets import services
 from tickets.api.errors import error_responses
 from tickets.exceptions import TicketError
+from tickets.api.actions import perform
+from tickets.attachments import download_response
 from tickets.api.filters import TicketFilter
 from tickets.api.serializers import (
     AssignInput,
@@ -44,6 +45,7 @@ from tickets.api.serializers import (
 )
 from tickets.models import Attachment, Category, IdempotencyKey, Ticket
 from tickets.policy import Actor, tickets_visible_to
+from tickets.workflow import Action
 from tiers.models import Tier
 
 
@@ -244,65 +246,65 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     # --- workflow actions ----------------------------------------------------
 
-    def run(self, service, input_class, **extra):
+    def run(self, action: str):
         ticket = self.get_ticket()
-        data = self.parse(input_class)
-        return self.ticket_response(service(actor=actor_for(self.request), ticket_id=ticket.pk, **data, **extra))
+        return self.ticket_response(perform(action, actor=actor_for(self.request), ticket_id=ticket.pk,
+                                            data=self.request.data))
 
     @action_schema("Take a new ticket", VersionInput, "The caller becomes the assignee; status becomes diagnosing.")
     @action(detail=True, methods=["post"])
     def take(self, request, pk=None):
-        return self.run(services.ticket_take, VersionInput)
+        return self.run(Action.TAKE)
 
     @action_schema("Save the diagnosis", DiagnoseInput)
     @action(detail=True, methods=["post"])
     def diagnose(self, request, pk=None):
-        return self.run(services.ticket_diagnose, DiagnoseInput)
+        return self.run(Action.DIAGNOSE)
 
     @action_schema("Start resolving", VersionInput, "Needs the diagnosis: affected item, steps before, findings.")
     @action(detail=True, methods=["post"], url_path="start-resolving")
     def start_resolving(self, request, pk=None):
-        return self.run(services.ticket_start_resolving, VersionInput)
+        return self.run(Action.START_RESOLVING)
 
     @action_schema("Wait for the customer", OptionalReasonInput, "Pauses every SLA clock.")
     @action(detail=True, methods=["post"])
     def wait(self, request, pk=None):
-        return self.run(services.ticket_wait, OptionalReasonInput)
+        return self.run(Action.WAIT)
 
     @action_schema("Resume a waiting ticket", VersionInput)
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
-        return self.run(services.ticket_resume, VersionInput)
+        return self.run(Action.RESUME)
 
     @action_schema("Resolve", ResolveInput, "From diagnosing, send the diagnosis fields too (a quick fix).")
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
-        return self.run(services.ticket_resolve, ResolveInput)
+        return self.run(Action.RESOLVE)
 
     @action_schema("Escalate to the next tier", ReasonInput)
     @action(detail=True, methods=["post"])
     def escalate(self, request, pk=None):
-        return self.run(services.ticket_escalate, ReasonInput)
+        return self.run(Action.ESCALATE)
 
     @action_schema("Return to the previous tier", DeEscalateInput)
     @action(detail=True, methods=["post"], url_path="de-escalate")
     def de_escalate(self, request, pk=None):
-        return self.run(services.ticket_de_escalate, DeEscalateInput)
+        return self.run(Action.DE_ESCALATE)
 
     @action_schema("Reopen a resolved ticket", ReasonInput, "Counts as a repeat contact.")
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk=None):
-        return self.run(services.ticket_reopen, ReasonInput)
+        return self.run(Action.REOPEN)
 
     @action_schema("Close a resolved ticket", CloseInput, "An integration may pass the customer's rating (1–5).")
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
-        return self.run(services.ticket_close, CloseInput)
+        return self.run(Action.CLOSE)
 
     @action_schema("Assign to an agent", AssignInput)
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
-        return self.run(services.ticket_assign, AssignInput)
+        return self.run(Action.ASSIGN)
 
     # --- sub-resources --------------------------------------------------------
 
@@ -373,15 +375,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         attachment = Attachment.objects.filter(ticket=ticket, pk=attachment_id).first()
         if attachment is None:
             raise TicketError(TicketError.NOT_FOUND, "No such attachment.")
-        response = FileResponse(
-            attachment.file.open("rb"),
-            as_attachment=True,
-            filename=attachment.original_name,
-            content_type="application/octet-stream",
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        return response
+        return download_response(attachment)
 
     @extend_schema(
         summary="The ticket's timeline",
