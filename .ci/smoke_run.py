@@ -77,9 +77,9 @@ form = urllib.parse.urlencode({"username": "l1", "password": "demo", "csrfmiddle
 request = urllib.request.Request(f"{BASE}/accounts/login/", data=form.encode(), headers={"Referer": f"{BASE}/accounts/login/"})
 home = opener.open(request, timeout=10)
 body = home.read().decode()
-if home.url.rstrip("/") != BASE or "Signed in as l1" not in body:
-    fail(f"signing in as l1 did not reach the home page (ended at {home.url})")
-print("signed in as l1")
+if home.url != f"{BASE}/desk/" or '<span class="who"' not in body or 'id="queue"' not in body:
+    fail(f"signing in as l1 did not reach the desk queues (ended at {home.url})")
+print("signed in as l1 and reached the desk queues")
 
 # The API quick start of docs/api.md, against the running server.
 token = subprocess.run(
