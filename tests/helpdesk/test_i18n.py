@@ -246,16 +246,28 @@ def test_failed_sign_in_error_in_russian():
 
 
 def test_home_page_in_russian(alice):
+    """Staff land on the desk queue page (/ redirects to /desk/): tabs, summary table and headers in Russian."""
     client = Client()
     client.force_login(alice)
-    html = client.get("/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    home = client.get("/", HTTP_ACCEPT_LANGUAGE="ru")
+    assert home.status_code == 302 and home["Location"] == "/desk/"
+    response = client.get("/desk/", HTTP_ACCEPT_LANGUAGE="ru")
+    assert response.status_code == 200
+    assert response["Content-Language"] == "ru"
+    html = response.content.decode()
     assert '<html lang="ru">' in html
-    assert "Вы вошли как alice" in html
-    assert "Роль: агент" in html
-    assert "Открытые заявки по линиям поддержки" in html
+    assert 'title="Вы вошли как">alice</span>' in html
+    assert ">Выйти</button>" in html
+    assert ">Очереди</a>" in html and ">Принять звонок</a>" in html
+    for tab in ("Мои заявки", "Без исполнителя на моей линии", "Открытые", "Скоро нарушение SLA", "Ждут клиента"):
+        assert f">{tab}</a>" in html, tab
+    assert 'aria-label="Открытые заявки по линиям поддержки"' in html
     for status in ("новая", "диагностика", "решение", "ожидает ответа клиента"):
         assert f'<th scope="col">{status}</th>' in html
+    for header in ("Заявка", "Тема", "Заявитель", "Статус", "Исполнитель"):
+        assert f'<th scope="col">{header}</th>' in html
     assert "ваша линия" in html
+    assert "All open" not in html and "My tickets" not in html
 
 
 # --- workflow labels and messages ---------------------------------------------
