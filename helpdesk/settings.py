@@ -160,6 +160,13 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Product settings -----------------------------------------------------
+# The public address of the site, for links in e-mails.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# Customer portal limits (django-ratelimit rates): per address and per e-mail.
+PORTAL_REPORT_RATE = env_str("PORTAL_REPORT_RATE", "5/10m")
+PORTAL_ACTION_RATE = env_str("PORTAL_ACTION_RATE", "20/m")
+PORTAL_SIGNIN_RATE = env_str("PORTAL_SIGNIN_RATE", "3/10m")
+PORTAL_LINK_MINUTES = env_int("PORTAL_LINK_MINUTES", 30, minimum=1)
 REPEAT_WINDOW_DAYS = env_int("REPEAT_WINDOW_DAYS", 30, minimum=0)
 AUTO_CLOSE_DAYS = env_int("AUTO_CLOSE_DAYS", 3, minimum=1)
 # Subscribers to the event outbox (dotted paths of callables taking an Event).

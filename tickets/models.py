@@ -47,6 +47,8 @@ class Requester(models.Model):
 
     email = models.EmailField(_("e-mail"), unique=True)
     name = models.CharField(_("name"), max_length=200, blank=True)
+    # E-mails to the customer are written in the language of their last contact.
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -121,6 +123,10 @@ class Ticket(models.Model):
     # Subject, description and every comment, for full-text search (GIN index
     # on PostgreSQL, migration 0005); kept up to date by the services.
     search_text = models.TextField(_("search text"), blank=True, editable=False)
+    # The customer's private tracking link (tickets.portal.tokens): a random
+    # salt, and the SHA-256 of the token for lookup. The token is never stored.
+    tracking_salt = models.CharField(max_length=32, blank=True, editable=False)
+    tracking_token_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
     reopen_count = models.PositiveIntegerField(_("reopen count"), default=0)
     repeat_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="repeats", verbose_name=_("repeat of")
@@ -343,3 +349,16 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class PortalLink(models.Model):
+    """A single-use sign-in link to a customer's "my tickets" page (only the token's SHA-256 is kept)."""
+
+    requester = models.ForeignKey(Requester, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.requester} until {self.expires_at:%Y-%m-%d %H:%M}"

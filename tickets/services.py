@@ -20,6 +20,7 @@ from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 
 from tickets import outbox
+from tickets.portal import tokens
 from tickets.deadlines import CLOCK_FIELDS, Clock, clock_changes, due_points, next_check
 from tickets.exceptions import TicketError, not_found
 from tickets.models import (
@@ -69,11 +70,13 @@ def ticket_create(
     channel: str = Channel.WEB,
     tier: Tier | None = None,
     actor: Actor | None = None,
+    language: str = "",
 ) -> Ticket:
     """Open a ticket in the lowest tier's queue (or `tier`).
 
     `actor` is None when the customer opens the ticket themselves (portal,
-    e-mail); an agent entering a phone ticket passes their own actor. A ticket
+    e-mail); an agent entering a phone ticket passes their own actor.
+    `language` is the customer's, for the e-mails they get. A ticket
     from a requester who opened one in the same category within
     REPEAT_WINDOW_DAYS is linked to the latest such ticket as a repeat contact.
     """
@@ -98,10 +101,18 @@ def ticket_create(
     if errors:
         raise TicketError(TicketError.INVALID, " ".join(str(e) for e in errors.values()), fields=list(errors))
 
-    requester, created = Requester.objects.get_or_create(email=email, defaults={"name": _one_line(requester_name)})
+    requester, created = Requester.objects.get_or_create(
+        email=email, defaults={"name": _one_line(requester_name), "language": language or ""}
+    )
+    updates = {}
     if not created and not requester.name and requester_name:
-        requester.name = _one_line(requester_name)
-        requester.save(update_fields=["name"])
+        updates["name"] = _one_line(requester_name)
+    if not created and language and requester.language != language:
+        updates["language"] = language
+    if updates:
+        for name, value in updates.items():
+            setattr(requester, name, value)
+        requester.save(update_fields=list(updates))
     tier = tier or lowest_tier()
     now = timezone.now()
     repeat_of = _find_repeat(requester=requester, category=category, now=now)
@@ -122,7 +133,11 @@ def ticket_create(
     )
     for name, value in clock_changes(ticket, from_status="", tier_changed=True, now=now).items():
         setattr(ticket, name, value)
+    ticket.tracking_salt = tokens.new_salt()
     ticket.save(force_insert=True)
+    # The tracking token is derived from the id, known only now.
+    ticket.tracking_token_hash = tokens.token_hash(tokens.tracking_token(ticket))
+    Ticket.objects.filter(pk=ticket.pk).update(tracking_token_hash=ticket.tracking_token_hash)
     actor = actor or Actor.customer(requester)
     _append_event(
         ticket,
@@ -413,18 +428,7 @@ def ticket_update(*, actor: Actor, ticket_id: int, version: int | None = None, *
 @transaction.atomic
 def attachment_add(*, actor: Actor, ticket_id: int, upload, version: int | None = None) -> Attachment:
     """Attach an uploaded file (checked for size, type and content) to a ticket."""
-    name = _one_line(getattr(upload, "name", "") or "").replace("/", "_").replace("\\", "_")[:255] or "file"
-    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if upload.size > settings.ATTACHMENT_MAX_BYTES:
-        raise TicketError(TicketError.TOO_LARGE, _("Files may be at most %(size)s.") % {
-            "size": filesizeformat(settings.ATTACHMENT_MAX_BYTES)}, fields=["file"])
-    if extension not in ALLOWED_EXTENSIONS:
-        raise TicketError(TicketError.INVALID, _("Files of type “%(ext)s” are not accepted.") % {
-            "ext": extension or _("none")}, fields=["file"])
-    head = upload.read(16)
-    upload.seek(0)
-    if extension in _MAGIC and not head.startswith(_MAGIC[extension]):
-        raise TicketError(TicketError.INVALID, _("The file's content does not match its name."), fields=["file"])
+    name = check_upload(upload)
     ticket, transition = _prepare(actor, ticket_id, Action.ATTACH, version)
     attachment = Attachment(
         ticket=ticket,
@@ -438,6 +442,26 @@ def attachment_add(*, actor: Actor, ticket_id: int, upload, version: int | None 
     attachment.save()
     _apply(ticket, transition, actor, data={"attachment_id": attachment.pk, "name": name, "size": upload.size})
     return attachment
+
+
+def check_upload(upload) -> str:
+    """Refuse a file that is too large, of a type we do not take, or whose content belies its name.
+
+    Returns the file name to show (one line, no path).
+    """
+    name = _one_line(getattr(upload, "name", "") or "").replace("/", "_").replace("\\", "_")[:255] or "file"
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if upload.size > settings.ATTACHMENT_MAX_BYTES:
+        raise TicketError(TicketError.TOO_LARGE, _("Files may be at most %(size)s.") % {
+            "size": filesizeformat(settings.ATTACHMENT_MAX_BYTES)}, fields=["file"])
+    if extension not in ALLOWED_EXTENSIONS:
+        raise TicketError(TicketError.INVALID, _("Files of type “%(ext)s” are not accepted.") % {
+            "ext": extension or _("none")}, fields=["file"])
+    head = upload.read(16)
+    upload.seek(0)
+    if extension in _MAGIC and not head.startswith(_MAGIC[extension]):
+        raise TicketError(TicketError.INVALID, _("The file's content does not match its name."), fields=["file"])
+    return name
 
 
 def _plain(value):

@@ -55,3 +55,10 @@ def auto_close_resolved() -> int:
         else:
             closed += 1
     return closed
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_portal_link(email: str, language: str) -> bool:
+    from tickets.portal.signin import send_link
+
+    return send_link(email, language)
