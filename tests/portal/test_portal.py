@@ -123,7 +123,7 @@ def test_tracking_page_shows_status_and_the_public_thread_only(client, ticket, a
     assert response.status_code == 200
     assert "Please restart the printer" in page and "Secret internal finding" not in page
     assert "Received — waiting for a support agent." in page
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
 
 
 def test_wrong_guessed_or_truncated_tokens_are_404(client, ticket):

@@ -37,12 +37,17 @@ PLAIN_STATUS = {
 
 
 def private(view):
-    """Pages whose URL is a secret: never sent on as a Referer, never cached."""
+    """Pages whose URL is a secret: never sent to another site as a Referer, never cached.
+
+    `same-origin` rather than `no-referrer`: with no-referrer, browsers send
+    `Origin: null` on the page's own form posts, which CSRF protection rightly
+    refuses; same-origin still keeps the URL from every other site.
+    """
 
     @never_cache
     def wrapped(request, *args, **kwargs):
         response = view(request, *args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"
+        response["Referrer-Policy"] = "same-origin"
         return response
 
     wrapped.__name__ = view.__name__
