@@ -170,7 +170,7 @@ PORTAL_LINK_MINUTES = env_int("PORTAL_LINK_MINUTES", 30, minimum=1)
 REPEAT_WINDOW_DAYS = env_int("REPEAT_WINDOW_DAYS", 30, minimum=0)
 AUTO_CLOSE_DAYS = env_int("AUTO_CLOSE_DAYS", 3, minimum=1)
 # Subscribers to the event outbox (dotted paths of callables taking an Event).
-TIERDESK_EVENT_HANDLERS: list[str] = ["tickets.notifications.on_event"]
+TIERDESK_EVENT_HANDLERS: list[str] = ["notifications.handlers.on_event"]
 
 # --- REST API -------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -339,4 +339,19 @@ WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
 CELERY_BEAT_SCHEDULE["webhook-retries"] = {
     "task": "webhooks.tasks.retry_due",
     "schedule": env_int("WEBHOOK_RETRY_SWEEP_SECONDS", 10, minimum=1),
+}
+
+# --- E-mail notifications (app `notifications`) -----------------------------
+INSTALLED_APPS += ["notifications"]
+# Retry n waits min(base * 2**(n-1), max) seconds; after NOTIFY_MAX_ATTEMPTS the notification is failed.
+NOTIFY_RETRY_BASE_SECONDS = env_int("NOTIFY_RETRY_BASE_SECONDS", 30, minimum=1)
+NOTIFY_RETRY_MAX_SECONDS = env_int("NOTIFY_RETRY_MAX_SECONDS", 3600, minimum=1)
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 10, minimum=1)
+# How often the sweep sends what is due (including mails whose task message was lost).
+NOTIFY_RETRY_SWEEP_SECONDS = env_int("NOTIFY_RETRY_SWEEP_SECONDS", 15, minimum=1)
+CELERY_BEAT_SCHEDULE["notification-retries"] = {
+    "task": "notifications.tasks.retry_due",
+    "schedule": NOTIFY_RETRY_SWEEP_SECONDS,
+    # A sweep that could not start within one interval is replaced by the next one.
+    "options": {"expires": NOTIFY_RETRY_SWEEP_SECONDS},
 }

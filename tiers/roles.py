@@ -59,6 +59,7 @@ _GROUP_PERMISSIONS = {
         ("webhooks", "view_webhook"),
         ("webhooks", "view_delivery"),
         ("webhooks", "view_attempt"),
+        ("notifications", "view_notification"),
         ("auth", "view_user"),
         ("auth", "change_user"),
         ("auth", "add_user"),
