@@ -1,12 +1,12 @@
-"""Every notification template renders in every language, and the app's Russian catalogue is complete."""
+"""Every notification template renders in every language, and the Russian catalogue covers them."""
 import gettext
 import re
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
-import notifications
 from notifications import messages
 from notifications.messages import build
 from notifications.models import Notification
@@ -17,7 +17,7 @@ from tickets.workflow import EventKind
 
 pytestmark = pytest.mark.django_db
 
-RU_DIR = Path(notifications.__file__).parent / "locale" / "ru" / "LC_MESSAGES"
+RU_DIR = Path(settings.LOCALE_PATHS[0]) / "ru" / "LC_MESSAGES"
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "notifications"
 
 
