@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from metrics.selectors import summary
+from metrics.selectors import breakdown, summary, trend
 from tickets.api.views import errors
 from tickets.models import Category
 from tiers.models import Tier
@@ -94,3 +94,83 @@ class SummaryView(APIView):
         values = query.validated_data
         return Response(summary(start=values["from"], end=values["to"], tier=values.get("tier"),
                                 category=values.get("category"), agent=values.get("agent")))
+
+
+class BreakdownQuery(SummaryQuery):
+    by = serializers.ChoiceField(choices=["tier", "category", "agent"], default="tier")
+
+
+class TrendQuery(SummaryQuery):
+    step = serializers.ChoiceField(choices=["day", "week"], default="day")
+
+
+BREAKDOWN_ROW = inline_serializer(
+    "BreakdownRow",
+    many=True,
+    fields={
+        "key": serializers.CharField(),
+        "label": serializers.CharField(),
+        "created": serializers.IntegerField(),
+        "resolution_rate": serializers.FloatField(allow_null=True),
+        "ttr_median": serializers.FloatField(allow_null=True),
+        "ttr_p90": serializers.FloatField(allow_null=True),
+        "repeat_contact_rate": serializers.FloatField(allow_null=True),
+        "escalation_rate": serializers.FloatField(allow_null=True),
+        "fcr_rate": serializers.FloatField(allow_null=True),
+        "sla_resolution": serializers.FloatField(allow_null=True),
+        "csat_mean": serializers.FloatField(allow_null=True),
+    },
+)
+TREND_ROW = inline_serializer(
+    "TrendRow",
+    many=True,
+    fields={
+        "period": serializers.DateField(),
+        "created": serializers.IntegerField(),
+        "resolved": serializers.IntegerField(),
+        "ttr_median": serializers.FloatField(allow_null=True),
+        "repeat_contacts": serializers.IntegerField(),
+    },
+)
+FILTER_PARAMETERS = [
+    OpenApiParameter("from", OpenApiTypes.DATETIME, description="ISO 8601 date-time; inclusive."),
+    OpenApiParameter("to", OpenApiTypes.DATETIME, description="ISO 8601 date-time; exclusive."),
+    OpenApiParameter("tier", str, description="Tier code, e.g. L1."),
+    OpenApiParameter("category", str, description="Category slug."),
+    OpenApiParameter("agent", str, description="Username."),
+]
+MAX_TREND_BUCKETS = 800
+
+
+class BreakdownView(APIView):
+    @extend_schema(
+        summary="Metrics per tier, category or agent",
+        description="The main metrics of `summary` for each group, to find weak spots.",
+        parameters=[*FILTER_PARAMETERS, OpenApiParameter("by", str, enum=["tier", "category", "agent"])],
+        responses={200: BREAKDOWN_ROW, **errors(400, 401, 403, 429)},
+        tags=["metrics"],
+    )
+    def get(self, request):
+        query = BreakdownQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        v = query.validated_data
+        return Response(breakdown(start=v["from"], end=v["to"], by=v["by"], tier=v.get("tier"),
+                                  category=v.get("category"), agent=v.get("agent")))
+
+
+class TrendView(APIView):
+    @extend_schema(
+        summary="Metrics per day or week",
+        parameters=[*FILTER_PARAMETERS, OpenApiParameter("step", str, enum=["day", "week"])],
+        responses={200: TREND_ROW, **errors(400, 401, 403, 429)},
+        tags=["metrics"],
+    )
+    def get(self, request):
+        query = TrendQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        v = query.validated_data
+        days = (v["to"] - v["from"]).days
+        if days / (7 if v["step"] == "week" else 1) > MAX_TREND_BUCKETS:
+            raise serializers.ValidationError({"step": [f"At most {MAX_TREND_BUCKETS} points; use a longer step."]})
+        return Response(trend(start=v["from"], end=v["to"], step=v["step"], tier=v.get("tier"),
+                              category=v.get("category"), agent=v.get("agent")))

@@ -173,3 +173,105 @@ def backlog(tickets) -> dict:
         by_status[row["status"]] = by_status.get(row["status"], 0) + row["n"]
         total += row["n"]
     return {"total": total, "by_tier": by_tier, "by_status": by_status}
+
+
+# --- breakdowns and trends ------------------------------------------------------
+
+BREAKDOWNS = ("tier", "category", "agent")
+
+
+def breakdown(*, start, end, by: str, tier=None, category=None, agent=None) -> list[dict]:
+    """The main metrics per tier, category or agent (one summary per group: queries grow with groups, not tickets)."""
+    from django.contrib.auth import get_user_model
+
+    from tickets.models import Category
+
+    if by not in BREAKDOWNS:
+        raise ValueError(f"Unknown breakdown {by!r}")
+    if by == "tier":
+        groups = [(t.code, f"{t.code} {t.name}", {"tier": t}) for t in Tier.objects.order_by("level")]
+    elif by == "category":
+        groups = [(c.slug, c.name, {"category": c}) for c in Category.objects.order_by("name")]
+    else:
+        users = get_user_model().objects.filter(tier_memberships__isnull=False).distinct().order_by("username")
+        groups = [(u.username, u.get_full_name() or u.username, {"agent": u}) for u in users]
+    filters = {"tier": tier, "category": category, "agent": agent}
+    rows = []
+    for key, label, group in groups:
+        metrics = summary(start=start, end=end, **{**filters, **group})
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "created": metrics["created"],
+                "resolution_rate": metrics["resolution_rate"],
+                "ttr_median": metrics["time_to_resolve"]["median"],
+                "ttr_p90": metrics["time_to_resolve"]["p90"],
+                "repeat_contact_rate": metrics["repeat_contact_rate"],
+                "escalation_rate": metrics["escalation_rate"],
+                "fcr_rate": metrics["fcr_rate"],
+                "sla_resolution": metrics["sla_compliance"]["resolution"],
+                "csat_mean": metrics["csat"]["mean"],
+            }
+        )
+    return rows
+
+
+def weakest(rows: list[dict], metric: str, n: int = 5) -> list[dict]:
+    """The n worst rows for a metric where higher is worse (repeat contacts, time to resolve)."""
+    return sorted((r for r in rows if r.get(metric) is not None), key=lambda r: r[metric], reverse=True)[:n]
+
+
+def trend(*, start, end, step: str = "day", tier=None, category=None, agent=None) -> list[dict]:
+    """Created, resolved, median time to resolve and repeat contacts per day or week, in three queries."""
+    from datetime import datetime, time, timedelta
+
+    from django.db.models.functions import TruncDay, TruncWeek
+    from django.utils import timezone
+
+    trunc = {"day": TruncDay, "week": TruncWeek}[step]
+    tickets = tickets_for(tier=tier, category=category, agent=agent)
+    in_period = tickets.filter(created_at__gte=start, created_at__lt=end).annotate(period=trunc("created_at"))
+    created, repeats = {}, {}
+    for period, n, repeated in in_period.values("period").annotate(
+        n=Count("id"), repeated=Count("id", filter=Q(repeat_of__isnull=False))
+    ).values_list("period", "n", "repeated"):
+        created[timezone.localtime(period).date()] = n
+        repeats[timezone.localtime(period).date()] = repeated
+    durations: dict = {}
+    for period, created_at, resolved_at in (
+        tickets.filter(status__in=DONE, resolved_at__gte=start, resolved_at__lt=end)
+        .annotate(period=trunc("resolved_at"))
+        .values_list("period", "created_at", "resolved_at")
+    ):
+        durations.setdefault(timezone.localtime(period).date(), []).append((resolved_at - created_at).total_seconds())
+    day = timezone.localtime(start).date()
+    if step == "week":
+        day -= timedelta(days=day.weekday())
+    rows = []
+    # One row per bucket that starts before the end of the period.
+    while timezone.make_aware(datetime.combine(day, time.min)) < end:
+        values = durations.get(day, [])
+        rows.append({"period": day, "created": created.get(day, 0), "resolved": len(values),
+                     "ttr_median": percentile(values, 0.5), "repeat_contacts": repeats.get(day, 0)})
+        day += timedelta(days=1 if step == "day" else 7)
+    return rows
+
+
+def backlog_by_age(tickets=None) -> dict:
+    """Open tickets by how long ago they were opened."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    tickets = (tickets if tickets is not None else Ticket.objects.all()).filter(status__in=OPEN_STATUSES)
+    day = timedelta(days=1)
+    return tickets.aggregate(
+        **{
+            "<1d": Count("id", filter=Q(created_at__gt=now - day)),
+            "1-3d": Count("id", filter=Q(created_at__lte=now - day, created_at__gt=now - 3 * day)),
+            "3-7d": Count("id", filter=Q(created_at__lte=now - 3 * day, created_at__gt=now - 7 * day)),
+            ">7d": Count("id", filter=Q(created_at__lte=now - 7 * day)),
+        }
+    )
