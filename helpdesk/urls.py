@@ -9,6 +9,7 @@ from tickets import views as ticket_views
 urlpatterns = [
     path("", ticket_views.home, name="home"),
     path("desk/", include("tickets.desk.urls")),
+    path("dashboard/", include("metrics.dashboard_urls")),
     path("support/", include("tickets.portal.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
