@@ -219,7 +219,8 @@ def breakdown(*, start, end, by: str, tier=None, category=None, agent=None) -> l
 
 def weakest(rows: list[dict], metric: str, n: int = 5) -> list[dict]:
     """The n worst rows for a metric where higher is worse (repeat contacts, time to resolve)."""
-    return sorted((r for r in rows if r.get(metric) is not None), key=lambda r: r[metric], reverse=True)[:n]
+    # Only rows with something to improve: nothing undefined, nothing at zero.
+    return sorted((r for r in rows if r.get(metric)), key=lambda r: r[metric], reverse=True)[:n]
 
 
 def trend(*, start, end, step: str = "day", tier=None, category=None, agent=None) -> list[dict]:
@@ -238,6 +239,13 @@ def trend(*, start, end, step: str = "day", tier=None, category=None, agent=None
     ).values_list("period", "n", "repeated"):
         created[timezone.localtime(period).date()] = n
         repeats[timezone.localtime(period).date()] = repeated
+    # Repeat contacts are repeat tickets plus reopens, counted on the day of the reopen.
+    for period, n in (
+        Event.objects.filter(ticket__in=tickets, kind=EventKind.REOPENED, at__gte=start, at__lt=end)
+        .annotate(period=trunc("at")).values("period").annotate(n=Count("id")).values_list("period", "n")
+    ):
+        day = timezone.localtime(period).date()
+        repeats[day] = repeats.get(day, 0) + n
     durations: dict = {}
     for period, created_at, resolved_at in (
         tickets.filter(status__in=DONE, resolved_at__gte=start, resolved_at__lt=end)

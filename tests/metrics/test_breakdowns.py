@@ -46,7 +46,8 @@ def test_breakdown_rows_are_the_summary_of_each_group(history, alice):
 
 
 def test_weakest_ranks_the_worst_first_and_skips_undefined():
-    rows = [{"key": "a", "ttr_median": 10}, {"key": "b", "ttr_median": None}, {"key": "c", "ttr_median": 30}]
+    rows = [{"key": "a", "ttr_median": 10}, {"key": "b", "ttr_median": None}, {"key": "c", "ttr_median": 30},
+            {"key": "d", "ttr_median": 0}]
     assert [r["key"] for r in selectors.weakest(rows, "ttr_median", n=5)] == ["c", "a"]
 
 
@@ -63,6 +64,16 @@ def test_trend_per_day_and_week(history):
     assert len(selectors.trend(start=T0, end=T0 + timedelta(days=6), step="day")) == 7
     weeks = selectors.trend(start=T0, end=T0 + timedelta(days=10), step="week")
     assert weeks[0]["period"].weekday() == 0 and sum(w["created"] for w in weeks) == 7
+
+
+def test_trend_counts_reopens_as_repeat_contacts_like_the_summary(history, as_alice):
+    with time_machine.travel(T0 + timedelta(days=3, hours=12), tick=False):
+        services.ticket_reopen(actor=as_alice, ticket_id=history[0].pk, reason="again")
+    midnight = T0.replace(hour=0)
+    days = selectors.trend(start=midnight, end=midnight + timedelta(days=6), step="day")
+    assert days[3]["repeat_contacts"] >= 1
+    assert sum(row["repeat_contacts"] for row in days) == selectors.summary(
+        start=midnight, end=midnight + timedelta(days=6))["repeat_contacts"]
 
 
 def test_backlog_by_age(history):
