@@ -27,12 +27,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import Q
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 
 from notifications.messages import RenderError, build, one_line
 from notifications.models import ERROR_MAX_LENGTH, Notification
+from tickets import retries
 
 logger = logging.getLogger(__name__)
 
@@ -125,10 +125,9 @@ def lease() -> timedelta:
 
 def backoff(attempts: int) -> timedelta:
     """Wait after the n-th failed attempt: base, 2×base, 4×base, … capped at NOTIFY_RETRY_MAX_SECONDS."""
-    base = settings.NOTIFY_RETRY_BASE_SECONDS
-    # Cap the exponent too, so a large attempt count can't build a huge integer.
-    seconds = min(base * 2 ** min(max(attempts, 1) - 1, 62), settings.NOTIFY_RETRY_MAX_SECONDS)
-    return timedelta(seconds=seconds)
+    return retries.backoff(
+        attempts, base=settings.NOTIFY_RETRY_BASE_SECONDS, cap=settings.NOTIFY_RETRY_MAX_SECONDS
+    )
 
 
 # --- error texts: short, one line, nothing secret ------------------------------------------
@@ -167,22 +166,5 @@ def _decode(text) -> str:
 
 def retry_due(*, batch: int = RETRY_BATCH) -> int:
     """Send every pending notification that is due, oldest first. Returns how many sends were attempted."""
-    now = timezone.now()
-    made = 0
-    # Keyset pagination over (next_attempt_at, id) with a fixed `now`: one that
-    # fails moves into the future, one another worker holds is skipped, and
-    # neither is picked twice in this sweep.
-    after = None
-    while True:
-        due = Notification.objects.filter(status=Notification.Status.PENDING, next_attempt_at__lte=now)
-        if after is not None:
-            due = due.filter(Q(next_attempt_at__gt=after[0]) | Q(next_attempt_at=after[0], id__gt=after[1]))
-        rows = list(due.order_by("next_attempt_at", "id").values_list("next_attempt_at", "id")[:batch])
-        for _due_at, notification_id in rows:
-            try:
-                made += send(notification_id) is not None
-            except Exception:  # a database problem with one notification must not stop the sweep
-                logger.exception("Notification %s could not be sent.", notification_id)
-        if len(rows) < batch:
-            return made
-        after = rows[-1]
+    pending = Notification.objects.filter(status=Notification.Status.PENDING)
+    return retries.retry_due(pending, send, batch=batch, what="Notification")

@@ -39,11 +39,11 @@ import requests
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 from rest_framework.fields import DateTimeField
 
+from tickets import retries
 from tickets.models import Event, format_reference
 from webhooks.models import ERROR_MAX_LENGTH, Attempt, Delivery, Webhook
 
@@ -266,10 +266,9 @@ def lease() -> timedelta:
 
 def backoff(attempts: int) -> timedelta:
     """Wait after the n-th failed attempt: base, 2×base, 4×base, … capped."""
-    base = settings.WEBHOOK_RETRY_BASE_SECONDS
-    # Cap the exponent too, so a large attempt count can't build a huge integer.
-    seconds = min(base * 2 ** min(attempts - 1, 62), settings.WEBHOOK_RETRY_MAX_SECONDS)
-    return timedelta(seconds=seconds)
+    return retries.backoff(
+        attempts, base=settings.WEBHOOK_RETRY_BASE_SECONDS, cap=settings.WEBHOOK_RETRY_MAX_SECONDS
+    )
 
 
 def _send(url: str, body: bytes, headers: dict) -> tuple[int | None, str]:
@@ -370,24 +369,5 @@ def _os_reason(exc: BaseException) -> str:
 
 def retry_due(*, batch: int = RETRY_BATCH) -> int:
     """Attempt every pending delivery that is due, oldest first. Returns how many attempts were made."""
-    now = timezone.now()
-    made = 0
-    # Keyset pagination over (next_attempt_at, id) with a fixed `now`: a
-    # delivery that fails moves into the future, one that another worker holds
-    # is skipped, and neither is picked twice in this sweep.
-    after = None
-    while True:
-        due = Delivery.objects.filter(
-            status=Delivery.Status.PENDING, next_attempt_at__lte=now, webhook__is_active=True
-        )
-        if after is not None:
-            due = due.filter(Q(next_attempt_at__gt=after[0]) | Q(next_attempt_at=after[0], id__gt=after[1]))
-        rows = list(due.order_by("next_attempt_at", "id").values_list("next_attempt_at", "id")[:batch])
-        for _due_at, delivery_id in rows:
-            try:
-                made += attempt(delivery_id) is not None
-            except Exception:  # a database problem with one delivery must not stop the sweep
-                logger.exception("Webhook delivery %s could not be attempted.", delivery_id)
-        if len(rows) < batch:
-            return made
-        after = rows[-1]
+    pending = Delivery.objects.filter(status=Delivery.Status.PENDING, webhook__is_active=True)
+    return retries.retry_due(pending, attempt, batch=batch, what="Webhook delivery")
