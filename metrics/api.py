@@ -1,5 +1,5 @@
 """`GET /api/v1/metrics/summary/`."""
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -71,29 +71,38 @@ SUMMARY = inline_serializer(
 )
 
 
+FILTER_PARAMETERS = [
+    OpenApiParameter("from", OpenApiTypes.DATETIME, description="ISO 8601 date-time; inclusive."),
+    OpenApiParameter("to", OpenApiTypes.DATETIME, description="ISO 8601 date-time; exclusive."),
+    OpenApiParameter("tier", str, description="Tier code, e.g. L1."),
+    OpenApiParameter("category", str, description="Category slug."),
+    OpenApiParameter("agent", str, description="Username."),
+]
+
+
+def parse(query_class, request) -> tuple[dict, dict]:
+    """Validated query values, and the period and filters as keyword arguments for the selectors."""
+    query = query_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    values = query.validated_data
+    return values, {"start": values["from"], "end": values["to"], "tier": values.get("tier"),
+                    "category": values.get("category"), "agent": values.get("agent")}
+
+
 class SummaryView(APIView):
     @extend_schema(
         summary="Metrics for a period",
         description="Every metric of the product's definitions for `[from, to)` (default: the last 30 days), "
         "optionally for one tier, category or agent. Durations in seconds, rates as fractions 0–1, null where "
         "undefined.",
-        parameters=[
-            OpenApiParameter("from", OpenApiTypes.DATETIME, description="ISO 8601 date-time; inclusive."),
-            OpenApiParameter("to", OpenApiTypes.DATETIME, description="ISO 8601 date-time; exclusive."),
-            OpenApiParameter("tier", str, description="Tier code, e.g. L1."),
-            OpenApiParameter("category", str, description="Category slug."),
-            OpenApiParameter("agent", str, description="Username."),
-        ],
+        parameters=FILTER_PARAMETERS,
         responses={200: SUMMARY, **errors(400, 401, 403, 429)},
         examples=[OpenApiExample("Last 30 days", value={"created": 412, "backlog": {"total": 37}}, response_only=True)],
         tags=["metrics"],
     )
     def get(self, request):
-        query = SummaryQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        values = query.validated_data
-        return Response(summary(start=values["from"], end=values["to"], tier=values.get("tier"),
-                                category=values.get("category"), agent=values.get("agent")))
+        _values, filters = parse(SummaryQuery, request)
+        return Response(summary(**filters))
 
 
 class BreakdownQuery(SummaryQuery):
@@ -132,13 +141,6 @@ TREND_ROW = inline_serializer(
         "repeat_contacts": serializers.IntegerField(),
     },
 )
-FILTER_PARAMETERS = [
-    OpenApiParameter("from", OpenApiTypes.DATETIME, description="ISO 8601 date-time; inclusive."),
-    OpenApiParameter("to", OpenApiTypes.DATETIME, description="ISO 8601 date-time; exclusive."),
-    OpenApiParameter("tier", str, description="Tier code, e.g. L1."),
-    OpenApiParameter("category", str, description="Category slug."),
-    OpenApiParameter("agent", str, description="Username."),
-]
 MAX_TREND_BUCKETS = 800
 
 
@@ -151,11 +153,8 @@ class BreakdownView(APIView):
         tags=["metrics"],
     )
     def get(self, request):
-        query = BreakdownQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        v = query.validated_data
-        return Response(breakdown(start=v["from"], end=v["to"], by=v["by"], tier=v.get("tier"),
-                                  category=v.get("category"), agent=v.get("agent")))
+        values, filters = parse(BreakdownQuery, request)
+        return Response(breakdown(by=values["by"], **filters))
 
 
 class TrendView(APIView):
@@ -166,11 +165,8 @@ class TrendView(APIView):
         tags=["metrics"],
     )
     def get(self, request):
-        query = TrendQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        v = query.validated_data
-        days = (v["to"] - v["from"]).days
-        if days / (7 if v["step"] == "week" else 1) > MAX_TREND_BUCKETS:
+        values, filters = parse(TrendQuery, request)
+        days = (values["to"] - values["from"]).days
+        if days / (7 if values["step"] == "week" else 1) > MAX_TREND_BUCKETS:
             raise serializers.ValidationError({"step": [f"At most {MAX_TREND_BUCKETS} points; use a longer step."]})
-        return Response(trend(start=v["from"], end=v["to"], step=v["step"], tier=v.get("tier"),
-                              category=v.get("category"), agent=v.get("agent")))
+        return Response(trend(step=values["step"], **filters))

@@ -17,15 +17,14 @@ The rules:
 """
 import logging
 from dataclasses import dataclass
-from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.db.models import Q
 
 from notifications import messages as m
 from notifications.models import Notification
+from tickets import retries
 from tickets.models import Comment, Event
 from tickets.workflow import EventKind
 from tiers.roles import MANAGERS_GROUP, Role
@@ -56,16 +55,9 @@ def on_event(event: Event) -> None:
             event_id=event.pk, recipient=mail.recipient, template=mail.template, defaults={"language": mail.language}
         )
         if created:
-            transaction.on_commit(partial(_enqueue, notification.pk))
+            from notifications.tasks import send_notification
 
-
-def _enqueue(notification_id: int) -> None:
-    from notifications.tasks import send_notification
-
-    try:
-        send_notification.delay(notification_id)
-    except Exception:  # broker unreachable: the row is the real queue, the retry sweep sends it
-        logger.warning("Broker unavailable; notification %s waits for the retry sweep.", notification_id, exc_info=True)
+            retries.enqueue_after_commit(send_notification, notification.pk, what="notification")
 
 
 # --- the rules -----------------------------------------------------------------------

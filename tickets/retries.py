@@ -3,10 +3,27 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
+
+
+def enqueue_after_commit(task, row_id: int, *, what: str) -> None:
+    """After the current transaction commits, ask a worker to process one row.
+
+    A broker outage loses nothing: the row itself is the queue, and the
+    periodic retry sweep picks it up.
+    """
+
+    def send():
+        try:
+            task.delay(row_id)
+        except Exception:  # broker unreachable
+            logger.warning("Broker unavailable; %s %s waits for the retry sweep.", what, row_id, exc_info=True)
+
+    transaction.on_commit(send)
 
 
 def backoff(attempts: int, *, base: int, cap: int) -> timedelta:

@@ -32,7 +32,6 @@ import logging
 import socket
 import time
 from datetime import timedelta
-from functools import partial
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -74,16 +73,9 @@ def on_event(event: Event) -> None:
         # (a later subscriber failed), the delivery is not queued twice.
         delivery, created = Delivery.objects.get_or_create(webhook_id=webhook.pk, event_id=event.pk)
         if created:
-            transaction.on_commit(partial(_enqueue, delivery.pk))
+            from webhooks.tasks import deliver
 
-
-def _enqueue(delivery_id: int) -> None:
-    from webhooks.tasks import deliver
-
-    try:
-        deliver.delay(delivery_id)
-    except Exception:  # broker unreachable: the row is the real queue, the retry sweep sends it
-        logger.warning("Broker unavailable; webhook delivery %s waits for the retry sweep.", delivery_id, exc_info=True)
+            retries.enqueue_after_commit(deliver, delivery.pk, what="webhook delivery")
 
 
 # --- What is sent -------------------------------------------------------------
