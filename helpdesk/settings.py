@@ -158,6 +158,13 @@ CELERY_BEAT_SCHEDULE = {
         # A sweep that could not start within one interval is replaced by the next one.
         "options": {"expires": SLA_SWEEP_SECONDS},
     },
+    # Daily metrics rollups: days changed since the refresh before last, and days just ended. A transaction
+    # must not outlive this interval (see metrics.rollups).
+    "metrics-rollups": {
+        "task": "metrics.tasks.refresh_rollups",
+        "schedule": env_int("METRICS_REFRESH_SECONDS", 300, minimum=10),
+        "options": {"expires": 60},
+    },
 }
 
 # --- Product settings -----------------------------------------------------

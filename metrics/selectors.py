@@ -1,34 +1,33 @@
-"""Metrics computed in the database from tickets and their events.
+"""Metrics per PRODUCT.md ("Metric definitions") for a period [start, end).
 
-Every function follows the definitions of PRODUCT.md ("Metric definitions")
-for a period [start, end). Filters (tier, category, agent) select tickets by
-their current tier, category and assignee. Percentiles are continuous (linear
-interpolation): `percentile_cont` on PostgreSQL, the same formula in Python
-elsewhere. Rates are fractions 0–1 and durations seconds; None where a metric
-is undefined (nothing to divide by).
+Every number is built from the facts of `metrics.facts`: whole days that have
+ended come from the daily rollups (`metrics.rollups`), the rest — today, the
+edges of the period, days changed since the last refresh — is read live, and
+the two are added up. Filters (tier, category, agent) select tickets by their
+current tier, category and assignee. Percentiles are continuous (linear
+interpolation): `percentile_cont` on PostgreSQL over the rollups' stored
+durations and the live ones together, the same formula in Python elsewhere.
+Rates are fractions 0–1 and durations seconds; None where a metric is undefined
+(nothing to divide by).
 """
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Aggregate, Avg, Count, Exists, F, FloatField, OuterRef, Q
-from django.db.models.functions import Extract
+from django.db.models import Count, DateField, F, Func, IntegerField, Q, Sum, Value
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
 
-from tickets.models import Event, Ticket
-from tickets.workflow import OPEN_STATUSES, EventKind, Status
+from metrics.facts import Scope, collect
+from metrics.models import COUNTS, DURATIONS, DailyMetrics, DailyTierFlow
+from metrics.rollups import Plan
+from tickets.models import Category, Ticket
+from tickets.workflow import OPEN_STATUSES
 from tiers.models import Tier
-from tiers.selectors import sla_policy_for
-from tiers.sla import business_seconds_between
 
-DONE = (Status.RESOLVED, Status.CLOSED)
-
-
-class PercentileCont(Aggregate):
-    """PostgreSQL's continuous percentile of an expression."""
-
-    function = "percentile_cont"
-    template = "%(function)s(%(percentile)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression, percentile: float, **extra):
-        super().__init__(expression, percentile=float(percentile), **extra)
+MICROSECONDS = 1_000_000
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -43,119 +42,160 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 
 def tickets_for(*, tier=None, category=None, agent=None):
-    tickets = Ticket.objects.all()
-    if tier is not None:
-        tickets = tickets.filter(tier=tier)
-    if category is not None:
-        tickets = tickets.filter(category=category)
-    if agent is not None:
-        tickets = tickets.filter(assignee=agent)
-    return tickets
-
-
-def _had(kind, **extra):
-    return Exists(Event.objects.filter(ticket=OuterRef("pk"), kind=kind, **extra))
-
-
-def duration_stats(tickets, end_field: str, start_field: str = "created_at") -> dict:
-    """Median, p90 and mean of `end_field − start_field` in seconds over `tickets`."""
-    seconds = Extract(F(end_field) - F(start_field), "epoch") if connection.vendor == "postgresql" else None
-    if seconds is not None:
-        row = tickets.aggregate(
-            median=PercentileCont(seconds, 0.5), p90=PercentileCont(seconds, 0.9), mean=Avg(seconds)
-        )
-        return {key: (float(value) if value is not None else None) for key, value in row.items()}
-    values = [
-        (end - start).total_seconds() for start, end in tickets.values_list(start_field, end_field)
-    ]
-    return {
-        "median": percentile(values, 0.5),
-        "p90": percentile(values, 0.9),
-        "mean": sum(values) / len(values) if values else None,
-    }
-
-
-def business_median(tickets) -> float | None:
-    """Median business seconds from creation to resolution, each in its tier and priority's calendar."""
-    values = []
-    for created, resolved, tier_id, priority in tickets.values_list("created_at", "resolved_at", "tier_id",
-                                                                     "priority"):
-        found = sla_policy_for(tier_id, priority)
-        if found is None:
-            continue
-        values.append(business_seconds_between(created, resolved, found[1]))
-    return percentile(values, 0.5)
+    return Scope(tier, category, agent).tickets()
 
 
 def ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def summary(*, start, end, tier=None, category=None, agent=None) -> dict:
-    tickets = tickets_for(tier=tier, category=category, agent=agent)
-    created = tickets.filter(created_at__gte=start, created_at__lt=end)
-    resolved = tickets.filter(status__in=DONE, resolved_at__gte=start, resolved_at__lt=end)
-    l1 = Tier.objects.order_by("level").first()
+# --- adding up rollups and live facts --------------------------------------------------------------------
 
-    created_counts = created.aggregate(
-        total=Count("id"),
-        done=Count("id", filter=Q(status__in=DONE)),
-        repeats=Count("id", filter=Q(repeat_of__isnull=False)),
-        escalated=Count("id", filter=Q(Exists(Event.objects.filter(ticket=OuterRef("pk"),
-                                                                   kind=EventKind.ESCALATED)))),
-        responded=Count("id", filter=Q(first_response_at__isnull=False, response_due_at__isnull=False)),
-        responded_in_time=Count("id", filter=Q(first_response_at__isnull=False, response_due_at__isnull=False,
-                                               first_response_at__lte=F("response_due_at"))),
-    )
-    total = created_counts["total"]
-    reopens = Event.objects.filter(ticket__in=tickets, kind=EventKind.REOPENED, at__gte=start, at__lt=end).count()
-    repeat_contacts = created_counts["repeats"] + reopens
 
-    never_escalated = ~Q(_had(EventKind.ESCALATED))
-    resolved_counts = resolved.aggregate(
-        total=Count("id"),
-        flr=Count("id", filter=never_escalated & Q(tier=l1)),
-        fcr=Count(
-            "id",
-            filter=never_escalated
-            & Q(tier=l1)
-            & ~Q(_had(EventKind.WAITING))
-            & ~Q(_had(EventKind.REOPENED))
-            & ~Q(Exists(Event.objects.filter(ticket=OuterRef("pk"), kind=EventKind.COMMENTED,
-                                             actor_role="customer", at__lt=OuterRef("resolved_at")))),
-        ),
-        with_due=Count("id", filter=Q(resolution_due_at__isnull=False)),
-        in_time=Count("id", filter=Q(resolution_due_at__isnull=False, resolved_at__lte=F("resolution_due_at"))),
-    )
-    rated = tickets.filter(closed_at__gte=start, closed_at__lt=end, csat_rating__isnull=False).aggregate(
-        count=Count("id"), mean=Avg("csat_rating"), satisfied=Count("id", filter=Q(csat_rating__gte=4))
-    )
-    defects = Event.objects.filter(
-        ticket__in=tickets, kind=EventKind.DE_ESCALATED, at__gte=start, at__lt=end, data__defect=True
-    ).count()
-    time_to_resolve = duration_stats(resolved, "resolved_at")
-    response = duration_stats(created.filter(first_response_at__isnull=False), "first_response_at")
+def _week(day):
+    return day - timedelta(days=day.weekday())
+
+
+# How facts are grouped: the key of a live fact, and the same key over the rollups' rows.
+GROUPINGS = {
+    "none": (lambda day, tier, category, agent: None, lambda: Value(0, output_field=IntegerField())),
+    "tier": (lambda day, tier, category, agent: tier, lambda: F("tier_id")),
+    "category": (lambda day, tier, category, agent: category, lambda: F("category_id")),
+    "agent": (lambda day, tier, category, agent: agent, lambda: F("assignee_id")),
+    "day": (lambda day, tier, category, agent: day, lambda: F("day")),
+    "week": (lambda day, tier, category, agent: _week(day), lambda: TruncWeek("day", output_field=DateField())),
+}
+
+
+@dataclass
+class Measured:
+    counts: Counter = field(default_factory=Counter)
+    flow: Counter = field(default_factory=Counter)
+    # name -> {"median", "p90", "mean"} in seconds (None when there is no duration)
+    durations: dict = field(default_factory=dict)
+
+    def stats(self, name: str) -> dict:
+        return self.durations.get(name) or {"median": None, "p90": None, "mean": None}
+
+
+def measure(*, start, end, scope: Scope, by: str = "none", durations=DURATIONS, use_rollups: bool = True) -> dict:
+    """The facts of [start, end) grouped `by`, with duration statistics: {key: Measured}.
+
+    The number of queries depends on neither the number of tickets nor the number of groups."""
+    live_key, rollup_key = GROUPINGS[by]
+    plan = Plan(start, end, use_rollups=use_rollups)
+    live = collect(plan.live, scope, live_key)
+    results = {key: Measured(counts=facts.counts, flow=facts.flow) for key, facts in live.items()}
+
+    def result(key) -> Measured:
+        return results.setdefault(None if by == "none" else key, Measured())
+
+    if plan.uses_rollups:
+        rows = plan.rollup_rows(DailyMetrics, scope).annotate(g=rollup_key()).values("g").order_by()
+        for row in rows.annotate(**{name: Sum(name) for name in COUNTS}):
+            result(row["g"]).counts.update({name: row[name] for name in COUNTS if row[name]})
+        flows = plan.rollup_rows(DailyTierFlow, scope).annotate(g=rollup_key()).values("g", "at_tier_id").order_by()
+        for row in flows.annotate(visited_n=Sum("visited"), out_n=Sum("escalated_out")):
+            result(row["g"]).flow.update({(row["at_tier_id"], "visited"): row["visited_n"],
+                                          (row["at_tier_id"], "escalated_out"): row["out_n"]})
+    for name in durations:
+        values = {key: facts.durations[name] for key, facts in live.items() if facts.durations[name]}
+        for key, stats in _duration_stats(plan, scope, by, name, values).items():
+            result(key).durations[name] = stats
+    return results
+
+
+def _seconds(value) -> float | None:
+    return None if value is None else float(value) / MICROSECONDS
+
+
+def _duration_stats(plan: Plan, scope: Scope, by: str, name: str, live: dict) -> dict:
+    """{key: {median, p90, mean}} of one kind of duration over the rollups' rows and the live values."""
+    if connection.vendor == "postgresql":
+        return _duration_stats_in_database(plan, scope, by, name, live)
+    values = {key: list(found) for key, found in live.items()}
+    if plan.uses_rollups:
+        live_key = GROUPINGS[by][0]
+        for day, tier, category, agent, stored in plan.rollup_rows(DailyMetrics, scope).values_list(
+            "day", "tier_id", "category_id", "assignee_id", name
+        ):
+            if stored:
+                values.setdefault(live_key(day, tier, category, agent), []).extend(stored)
     return {
-        "created": total,
-        "resolution_rate": ratio(created_counts["done"], total),
-        "time_to_resolve": {**time_to_resolve, "business_median": business_median(resolved)},
+        key: {"median": _seconds(percentile(found, 0.5)), "p90": _seconds(percentile(found, 0.9)),
+              "mean": sum(found) / len(found) / MICROSECONDS}
+        for key, found in values.items() if found
+    }
+
+
+def _duration_stats_in_database(plan: Plan, scope: Scope, by: str, name: str, live: dict) -> dict:
+    keys, values = [], []
+    for key, found in live.items():
+        keys.extend([0 if key is None else key] * len(found))
+        values.extend(found)
+    key_type = "date" if by in ("day", "week") else "integer"
+    parts, params = [], []
+    if plan.uses_rollups:
+        stored = (
+            plan.rollup_rows(DailyMetrics, scope)
+            .annotate(g=GROUPINGS[by][1](), x=Func(F(name), function="unnest", output_field=IntegerField()))
+            .values_list("g", "x")
+            .order_by()
+        )
+        sql, stored_params = stored.query.sql_with_params()
+        parts.append(f"({sql})")
+        params.extend(stored_params)
+    if values:
+        parts.append(f"SELECT * FROM unnest(%s::{key_type}[], %s::bigint[])")
+        params.extend([keys, values])
+    if not parts:
+        return {}
+    query = (
+        f"SELECT g::{key_type}, percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY x), sum(x), count(x) "
+        f"FROM ({' UNION ALL '.join(parts)}) AS v(g, x) GROUP BY 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        rows = cursor.fetchall()
+    return {
+        (None if by == "none" else key): {"median": _seconds(cuts[0]), "p90": _seconds(cuts[1]),
+                                          "mean": int(total) / count / MICROSECONDS}
+        for key, cuts, total, count in rows
+    }
+
+
+# --- the metrics -----------------------------------------------------------------------------------------
+
+
+def summary(*, start, end, tier=None, category=None, agent=None, use_rollups: bool = True) -> dict:
+    scope = Scope(tier, category, agent)
+    measured = measure(start=start, end=end, scope=scope, use_rollups=use_rollups).get(None) or Measured()
+    counts = measured.counts
+    created = counts["created"]
+    repeat_contacts = counts["repeats"] + counts["reopens"]
+    ttr, business, response = measured.stats("ttr"), measured.stats("ttr_business"), measured.stats("response")
+    return {
+        "created": created,
+        "resolution_rate": ratio(counts["done"], created),
+        "time_to_resolve": {"median": ttr["median"], "p90": ttr["p90"], "mean": ttr["mean"],
+                            "business_median": business["median"]},
         "first_response": {"median": response["median"], "p90": response["p90"]},
         "repeat_contacts": repeat_contacts,
-        "repeat_contact_rate": ratio(repeat_contacts, total),
-        "flr_rate": ratio(resolved_counts["flr"], resolved_counts["total"]),
-        "fcr_rate": ratio(resolved_counts["fcr"], resolved_counts["total"]),
-        "escalation_rate": ratio(created_counts["escalated"], total),
-        "escalation_defects": defects,
+        "repeat_contact_rate": ratio(repeat_contacts, created),
+        "flr_rate": ratio(counts["flr"], counts["resolved"]),
+        "fcr_rate": ratio(counts["fcr"], counts["resolved"]),
+        "escalation_rate": ratio(counts["escalated"], created),
+        "escalation_defects": counts["defects"],
         "sla_compliance": {
-            "resolution": ratio(resolved_counts["in_time"], resolved_counts["with_due"]),
-            "response": ratio(created_counts["responded_in_time"], created_counts["responded"]),
+            "resolution": ratio(counts["in_time"], counts["with_due"]),
+            "response": ratio(counts["responded_in_time"], counts["responded"]),
         },
         "csat": {
-            "mean": float(rated["mean"]) if rated["mean"] is not None else None,
-            "share_satisfied": ratio(rated["satisfied"], rated["count"]),
-            "count": rated["count"],
+            "mean": ratio(counts["rating_sum"], counts["rated"]),
+            "share_satisfied": ratio(counts["satisfied"], counts["rated"]),
+            "count": counts["rated"],
         },
-        "backlog": backlog(tickets),
+        "backlog": backlog(scope.tickets()),
     }
 
 
@@ -180,38 +220,50 @@ def backlog(tickets) -> dict:
 BREAKDOWNS = ("tier", "category", "agent")
 
 
-def breakdown(*, start, end, by: str, tier=None, category=None, agent=None) -> list[dict]:
-    """The main metrics per tier, category or agent (one summary per group: queries grow with groups, not tickets)."""
-    from django.contrib.auth import get_user_model
+def _groups(by: str) -> list[tuple]:
+    """(id, key, label) of every tier, category or agent, in display order."""
+    if by == "tier":
+        return [(t.pk, t.code, f"{t.code} {t.name}") for t in Tier.objects.order_by("level")]
+    if by == "category":
+        return [(c.pk, c.slug, c.name) for c in Category.objects.order_by("name")]
+    users = get_user_model().objects.filter(tier_memberships__isnull=False).distinct().order_by("username")
+    return [(u.pk, u.username, u.get_full_name() or u.username) for u in users]
 
-    from tickets.models import Category
 
+def breakdown(*, start, end, by: str, tier=None, category=None, agent=None, use_rollups: bool = True) -> list[dict]:
+    """The main metrics per tier, category or agent, in a fixed number of queries.
+
+    Per tier, the escalation rate is the tier's own: of the tickets created in the period that were ever at the
+    tier, the share escalated out of it. Per category and agent it is the share of created tickets escalated."""
     if by not in BREAKDOWNS:
         raise ValueError(f"Unknown breakdown {by!r}")
-    if by == "tier":
-        groups = [(t.code, f"{t.code} {t.name}", {"tier": t}) for t in Tier.objects.order_by("level")]
-    elif by == "category":
-        groups = [(c.slug, c.name, {"category": c}) for c in Category.objects.order_by("name")]
-    else:
-        users = get_user_model().objects.filter(tier_memberships__isnull=False).distinct().order_by("username")
-        groups = [(u.username, u.get_full_name() or u.username, {"agent": u}) for u in users]
-    filters = {"tier": tier, "category": category, "agent": agent}
+    measured = measure(start=start, end=end, scope=Scope(tier, category, agent), by=by, durations=("ttr",),
+                       use_rollups=use_rollups)
+    flow = Counter()
+    for found in measured.values():
+        flow.update(found.flow)
     rows = []
-    for key, label, group in groups:
-        metrics = summary(start=start, end=end, **{**filters, **group})
+    for pk, key, label in _groups(by):
+        found = measured.get(pk) or Measured()
+        counts = found.counts
+        ttr = found.stats("ttr")
+        if by == "tier":
+            escalation = ratio(flow[(pk, "escalated_out")], flow[(pk, "visited")])
+        else:
+            escalation = ratio(counts["escalated"], counts["created"])
         rows.append(
             {
                 "key": key,
                 "label": label,
-                "created": metrics["created"],
-                "resolution_rate": metrics["resolution_rate"],
-                "ttr_median": metrics["time_to_resolve"]["median"],
-                "ttr_p90": metrics["time_to_resolve"]["p90"],
-                "repeat_contact_rate": metrics["repeat_contact_rate"],
-                "escalation_rate": metrics["escalation_rate"],
-                "fcr_rate": metrics["fcr_rate"],
-                "sla_resolution": metrics["sla_compliance"]["resolution"],
-                "csat_mean": metrics["csat"]["mean"],
+                "created": counts["created"],
+                "resolution_rate": ratio(counts["done"], counts["created"]),
+                "ttr_median": ttr["median"],
+                "ttr_p90": ttr["p90"],
+                "repeat_contact_rate": ratio(counts["repeats"] + counts["reopens"], counts["created"]),
+                "escalation_rate": escalation,
+                "fcr_rate": ratio(counts["fcr"], counts["resolved"]),
+                "sla_resolution": ratio(counts["in_time"], counts["with_due"]),
+                "csat_mean": ratio(counts["rating_sum"], counts["rated"]),
             }
         )
     return rows
@@ -223,55 +275,29 @@ def weakest(rows: list[dict], metric: str, n: int = 5) -> list[dict]:
     return sorted((r for r in rows if r.get(metric)), key=lambda r: r[metric], reverse=True)[:n]
 
 
-def trend(*, start, end, step: str = "day", tier=None, category=None, agent=None) -> list[dict]:
-    """Created, resolved, median time to resolve and repeat contacts per day or week, in three queries."""
-    from datetime import datetime, time, timedelta
-
-    from django.db.models.functions import TruncDay, TruncWeek
-    from django.utils import timezone
-
-    trunc = {"day": TruncDay, "week": TruncWeek}[step]
-    tickets = tickets_for(tier=tier, category=category, agent=agent)
-    in_period = tickets.filter(created_at__gte=start, created_at__lt=end).annotate(period=trunc("created_at"))
-    created, repeats = {}, {}
-    for period, n, repeated in in_period.values("period").annotate(
-        n=Count("id"), repeated=Count("id", filter=Q(repeat_of__isnull=False))
-    ).values_list("period", "n", "repeated"):
-        created[timezone.localtime(period).date()] = n
-        repeats[timezone.localtime(period).date()] = repeated
-    # Repeat contacts are repeat tickets plus reopens, counted on the day of the reopen.
-    for period, n in (
-        Event.objects.filter(ticket__in=tickets, kind=EventKind.REOPENED, at__gte=start, at__lt=end)
-        .annotate(period=trunc("at")).values("period").annotate(n=Count("id")).values_list("period", "n")
-    ):
-        day = timezone.localtime(period).date()
-        repeats[day] = repeats.get(day, 0) + n
-    durations: dict = {}
-    for period, created_at, resolved_at in (
-        tickets.filter(status__in=DONE, resolved_at__gte=start, resolved_at__lt=end)
-        .annotate(period=trunc("resolved_at"))
-        .values_list("period", "created_at", "resolved_at")
-    ):
-        durations.setdefault(timezone.localtime(period).date(), []).append((resolved_at - created_at).total_seconds())
-    day = timezone.localtime(start).date()
+def trend(*, start, end, step: str = "day", tier=None, category=None, agent=None, use_rollups: bool = True) -> list[dict]:
+    """Created, resolved, median time to resolve and repeat contacts per day or week (weeks start on Monday)."""
+    if step not in ("day", "week"):
+        raise ValueError(f"Unknown step {step!r}")
+    measured = measure(start=start, end=end, scope=Scope(tier, category, agent), by=step, durations=("ttr",),
+                       use_rollups=use_rollups)
+    day = timezone.localdate(start)
     if step == "week":
-        day -= timedelta(days=day.weekday())
+        day = _week(day)
     rows = []
     # One row per bucket that starts before the end of the period.
     while timezone.make_aware(datetime.combine(day, time.min)) < end:
-        values = durations.get(day, [])
-        rows.append({"period": day, "created": created.get(day, 0), "resolved": len(values),
-                     "ttr_median": percentile(values, 0.5), "repeat_contacts": repeats.get(day, 0)})
+        found = measured.get(day) or Measured()
+        counts = found.counts
+        rows.append({"period": day, "created": counts["created"], "resolved": counts["resolved"],
+                     "ttr_median": found.stats("ttr")["median"],
+                     "repeat_contacts": counts["repeats"] + counts["reopens"]})
         day += timedelta(days=1 if step == "day" else 7)
     return rows
 
 
 def backlog_by_age(tickets=None) -> dict:
     """Open tickets by how long ago they were opened."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     now = timezone.now()
     tickets = (tickets if tickets is not None else Ticket.objects.all()).filter(status__in=OPEN_STATUSES)
     day = timedelta(days=1)

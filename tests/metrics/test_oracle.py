@@ -9,6 +9,8 @@ import time_machine
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from metrics import rollups
+from metrics.rollups import Plan
 from tests.factories import CategoryFactory, make_ticket, staff_user
 from tickets import services
 from tickets.exceptions import TicketError
@@ -33,14 +35,14 @@ def percentile(values, fraction):
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def histories(seed=7):
+def histories(seed=7, count=TICKETS):
     rng = random.Random(seed)
     agents = {"L1": staff_user("a1", tier="L1"), "L2": staff_user("a2", tier="L2"), "L3": staff_user("a3", tier="L3")}
     manager = Actor.of_user(staff_user("boss", manager=True))
     categories = [CategoryFactory(name=n, slug=n.lower()) for n in ("Network", "Printing", "Access")]
     emails = [f"user{n}@example.com" for n in range(40)]
     clock = START
-    for n in range(TICKETS):
+    for n in range(count):
         clock += timedelta(minutes=rng.randint(5, 240))
         moment = clock
 
@@ -68,6 +70,11 @@ def histories(seed=7):
                                                     defect=rng.random() < 0.5)
                 with at(rng.randint(1, 100)):
                     services.ticket_take(actor=agent(), ticket_id=ticket.pk)
+                if rng.random() < 0.2:
+                    with at(rng.randint(1, 200)):
+                        services.ticket_escalate(actor=agent(), ticket_id=ticket.pk, reason="deeper")
+                    with at(rng.randint(1, 100)):
+                        services.ticket_take(actor=agent(), ticket_id=ticket.pk)
             if rng.random() < 0.2:
                 with at(rng.randint(1, 60)):
                     services.ticket_wait(actor=agent(), ticket_id=ticket.pk, reason="?")
@@ -160,6 +167,19 @@ def assert_close(api, expected, path="summary"):
         assert abs(api - expected) <= tolerance, (path, api, expected)
 
 
+def tier_escalation_oracle(start, end):
+    """Per tier: of the tickets created in the period that were ever at the tier, the share escalated out of it."""
+    visited, left = {}, {}
+    for ticket in Ticket.objects.filter(created_at__gte=start, created_at__lt=end):
+        events = list(Event.objects.filter(ticket=ticket).select_related("from_tier", "to_tier"))
+        for code in {e.to_tier.code for e in events if e.to_tier and e.kind in ("created", "escalated",
+                                                                                  "de_escalated")}:
+            visited[code] = visited.get(code, 0) + 1
+        for code in {e.from_tier.code for e in events if e.kind == "escalated"}:
+            left[code] = left.get(code, 0) + 1
+    return {code: (left.get(code, 0) / visited[code] if visited.get(code) else None) for code in ("L1", "L2", "L3")}
+
+
 def test_every_metric_matches_the_oracle(mona):
     histories()
     client = APIClient()
@@ -167,13 +187,24 @@ def test_every_metric_matches_the_oracle(mona):
     last = Ticket.objects.order_by("-created_at").first().created_at
     periods = [(START, last + timedelta(days=30)), (START + timedelta(days=3), START + timedelta(days=10)),
                (START + timedelta(days=1), START + timedelta(days=2))]
-    for start, end in periods:
-        for tier in (None, "L1", "L2"):
-            params = {"from": start.isoformat(), "to": end.isoformat(), **({"tier": tier} if tier else {})}
-            answer = client.get("/api/v1/metrics/summary/", params).json()
-            assert_close(answer, oracle(start, end, tier=tier))
-            if (start, end, tier) == (*periods[0], None):  # the whole history: every metric is defined
-                assert None not in (answer["fcr_rate"], answer["time_to_resolve"]["business_median"],
-                                    answer["csat"]["mean"], answer["sla_compliance"]["response"])
-                assert answer["repeat_contacts"] > 0 and answer["escalation_defects"] > 0
+    # First everything live, then with the closed days read from the daily rollups.
+    for rolled_up in (False, True):
+        if rolled_up:
+            rollups.rebuild()
+            assert all(Plan(start, end).uses_rollups for start, end in periods[:2])
+        for start, end in periods:
+            for tier in (None, "L1", "L2"):
+                params = {"from": start.isoformat(), "to": end.isoformat(), **({"tier": tier} if tier else {})}
+                answer = client.get("/api/v1/metrics/summary/", params).json()
+                assert_close(answer, oracle(start, end, tier=tier))
+                if (start, end, tier) == (*periods[0], None):  # the whole history: every metric is defined
+                    assert None not in (answer["fcr_rate"], answer["time_to_resolve"]["business_median"],
+                                        answer["csat"]["mean"], answer["sla_compliance"]["response"])
+                    assert answer["repeat_contacts"] > 0 and answer["escalation_defects"] > 0
+            by_tier = client.get("/api/v1/metrics/breakdown/", {"from": start.isoformat(), "to": end.isoformat(),
+                                                                "by": "tier"}).json()
+            expected = tier_escalation_oracle(start, end)
+            for row in by_tier:
+                assert_close(row["escalation_rate"], expected[row["key"]], f"escalation_rate.{row['key']}")
     assert Event.objects.filter(kind="reopened").exists() and Event.objects.filter(kind="escalated").exists()
+    assert 0 < tier_escalation_oracle(*periods[0])["L2"] < 1

@@ -1,0 +1,186 @@
+"""Keeping the daily rollups in step with the event log, and planning which days a query may read from them.
+
+Every change to a ticket appends an event, and a ticket's facts sit on the days
+of its events (creation, resolution, closing, reopens, de-escalations). So the
+days a change can alter are exactly the days of the events of the tickets that
+changed. `refresh` (a beat task) recomputes those days for events newer than the
+last refresh, rolls up the days that have ended since, and advances the state.
+
+Event ids are allocated in order but may commit out of order. A refresh
+therefore reprocesses the events since the refresh before last: an event with an
+id up to what the previous refresh saw was allocated before that refresh began,
+and has committed by now as long as no transaction outlives a refresh interval.
+Readers treat the days of tickets with events after `safe_event_id` as not yet
+rolled up and read them live, so the numbers never lag the event log.
+"""
+import logging
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Min
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from metrics.facts import Scope, collect
+from metrics.models import COUNTS, DURATIONS, DailyMetrics, DailyTierFlow, RollupState
+from tickets.models import Event
+
+logger = logging.getLogger(__name__)
+
+ONE_DAY = timedelta(days=1)
+CHUNK_DAYS = 14  # days recomputed per pass (six queries each)
+
+
+def midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _by_cell(day, tier_id, category_id, assignee_id):
+    return day, tier_id, category_id, assignee_id
+
+
+def recompute(days) -> int:
+    """Replace the rollup rows of `days` with their facts, read live now. Returns the number of rows written."""
+    days = sorted(set(days))
+    written = 0
+    for offset in range(0, len(days), CHUNK_DAYS):
+        chunk = days[offset:offset + CHUNK_DAYS]
+        ranges = _merge([(midnight(day), midnight(day + ONE_DAY)) for day in chunk])
+        facts = collect(ranges, Scope(), _by_cell)
+        rows, flows = [], []
+        for (day, tier_id, category_id, assignee_id), found in facts.items():
+            cell = {"day": day, "tier_id": tier_id, "category_id": category_id, "assignee_id": assignee_id}
+            rows.append(DailyMetrics(**cell, **{name: found.counts[name] for name in COUNTS},
+                                     **{name: found.durations[name] for name in DURATIONS}))
+            tiers = {tier for tier, _kind in found.flow}
+            flows.extend(
+                DailyTierFlow(**cell, at_tier_id=tier, visited=found.flow[(tier, "visited")],
+                              escalated_out=found.flow[(tier, "escalated_out")])
+                for tier in tiers
+            )
+        with transaction.atomic():
+            DailyMetrics.objects.filter(day__in=chunk).delete()
+            DailyTierFlow.objects.filter(day__in=chunk).delete()
+            DailyMetrics.objects.bulk_create(rows, batch_size=1000)
+            DailyTierFlow.objects.bulk_create(flows, batch_size=1000)
+        written += len(rows)
+    return written
+
+
+def _merge(ranges):
+    """Sorted ranges with touching or overlapping ones joined."""
+    merged = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _changed_days(after_event_id: int, first: date, until: date) -> set:
+    """Local days in [first, until) holding events of the tickets that have events with an id above the mark."""
+    changed = Event.objects.filter(id__gt=after_event_id).values("ticket_id")
+    return set(
+        Event.objects.filter(ticket_id__in=changed, at__gte=midnight(first), at__lt=midnight(until))
+        .annotate(day=TruncDate("at"))
+        .values_list("day", flat=True)
+        .distinct()
+    )
+
+
+def _max_event_id() -> int:
+    return Event.objects.aggregate(top=Max("id"))["top"] or 0
+
+
+def rebuild(*, progress=None, now=None) -> RollupState:
+    """Recompute every day from the first event to yesterday. `progress(days_done, days_total)` is told along."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        state = _locked_state()
+        mark = _max_event_id()
+        today = timezone.localdate(now)
+        earliest = Event.objects.aggregate(first=Min("at"))["first"]
+        first = min(timezone.localdate(earliest), today) if earliest else today
+        days = [first + timedelta(days=n) for n in range((today - first).days)]
+        DailyMetrics.objects.all().delete()
+        DailyTierFlow.objects.all().delete()
+        for offset in range(0, len(days), CHUNK_DAYS):
+            recompute(days[offset:offset + CHUNK_DAYS])
+            if progress:
+                progress(min(offset + CHUNK_DAYS, len(days)), len(days))
+        state.time_zone = settings.TIME_ZONE
+        state.first_day, state.until_day = first, today
+        state.safe_event_id = state.seen_event_id = mark
+        state.refreshed_at = now
+        state.save()
+    return state
+
+
+def refresh(*, now=None) -> dict:
+    """Recompute the days changed since the refresh before last and roll up the days ended since the last one.
+
+    A refresh already running elsewhere makes this one return at once; the first refresh, or one after the
+    time zone changed, rebuilds everything."""
+    now = now or timezone.now()
+    state = RollupState.objects.filter(pk=1).first()
+    if state is None or state.until_day is None or state.time_zone != settings.TIME_ZONE:
+        rebuilt = rebuild(now=now)
+        return {"rebuilt": True, "until": rebuilt.until_day.isoformat()}
+    with transaction.atomic():
+        state = RollupState.objects.select_for_update(skip_locked=True).filter(pk=1).first()
+        if state is None:
+            return {"skipped": True}
+        mark = _max_event_id()
+        today = timezone.localdate(now)
+        days = _changed_days(state.safe_event_id, state.first_day, state.until_day)
+        days |= {state.until_day + timedelta(days=n) for n in range((today - state.until_day).days)}
+        written = recompute(days)
+        state.safe_event_id, state.seen_event_id = state.seen_event_id, mark
+        state.until_day = max(state.until_day, today)
+        state.refreshed_at = now
+        state.save()
+    logger.info("Metrics rollups: %d days recomputed, %d rows", len(days), written)
+    return {"days": len(days), "rows": written}
+
+
+def _locked_state() -> RollupState:
+    """The one state row, locked (created on first use)."""
+    RollupState.objects.get_or_create(pk=1, defaults={"time_zone": settings.TIME_ZONE})
+    return RollupState.objects.select_for_update().get(pk=1)
+
+
+class Plan:
+    """How to read [start, end): whole days from the rollups (a day range minus days changed since the last
+    refresh) and everything else live."""
+
+    def __init__(self, start: datetime, end: datetime, *, use_rollups: bool = True):
+        self.first_day = self.until_day = None
+        self.excluded: set = set()
+        self.live = [(start, end)] if start < end else []
+        if not use_rollups:
+            return
+        state = RollupState.objects.filter(pk=1).first()
+        if state is None or state.until_day is None or state.time_zone != settings.TIME_ZONE:
+            return
+        first = timezone.localdate(start)
+        if midnight(first) < start:
+            first += ONE_DAY
+        first = max(first, state.first_day)
+        until = min(timezone.localdate(end), state.until_day)
+        if first >= until:
+            return
+        self.first_day, self.until_day = first, until
+        self.excluded = _changed_days(state.safe_event_id, first, until)
+        live = [(start, midnight(first)), (midnight(until), end)]
+        live += [(midnight(day), midnight(day + ONE_DAY)) for day in self.excluded]
+        self.live = _merge([(a, b) for a, b in live if a < b])
+
+    @property
+    def uses_rollups(self) -> bool:
+        return self.first_day is not None
+
+    def rollup_rows(self, model, scope: Scope):
+        rows = model.objects.filter(day__gte=self.first_day, day__lt=self.until_day, **scope.rollup_filter())
+        return rows.exclude(day__in=self.excluded) if self.excluded else rows
