@@ -55,21 +55,23 @@ AGE_BUCKETS = {
     "3-7d": (gettext_lazy("3–7 days"), 3, 7),
     ">7d": (gettext_lazy("over 7 days"), 7, None),
 }
+# (key, heading, kind, the drill-down list behind the number)
 BREAKDOWN_COLUMNS = [
-    ("created", gettext_lazy("Created"), "count"),
-    ("resolution_rate", gettext_lazy("Resolution rate"), "rate"),
-    ("ttr_median", gettext_lazy("Median time to resolve"), "duration"),
-    ("ttr_p90", gettext_lazy("p90 time to resolve"), "duration"),
-    ("repeat_contact_rate", gettext_lazy("Repeat contact rate"), "rate"),
-    ("escalation_rate", gettext_lazy("Escalation rate"), "rate"),
-    ("fcr_rate", gettext_lazy("First-contact resolution"), "rate"),
-    ("sla_resolution", gettext_lazy("SLA compliance"), "rate"),
-    ("csat_mean", gettext_lazy("CSAT"), "score"),
+    ("created", gettext_lazy("Created"), "count", "created"),
+    ("resolution_rate", gettext_lazy("Resolution rate"), "rate", "resolution_rate"),
+    ("ttr_median", gettext_lazy("Median time to resolve"), "duration", "time_to_resolve"),
+    ("ttr_p90", gettext_lazy("p90 time to resolve"), "duration", "time_to_resolve"),
+    ("repeat_contact_rate", gettext_lazy("Repeat contact rate"), "rate", "repeat_contacts"),
+    ("escalation_rate", gettext_lazy("Escalation rate"), "rate", "escalation_rate"),
+    ("fcr_rate", gettext_lazy("First-contact resolution"), "rate", "fcr_rate"),
+    ("sla_resolution", gettext_lazy("SLA compliance"), "rate", "sla_resolution"),
+    ("csat_mean", gettext_lazy("CSAT"), "score", "csat"),
 ]
+# (title, dimension heading, the desk's filter, the dashboard's filter)
 BREAKDOWNS = {
-    "tier": (gettext_lazy("By tier"), gettext_lazy("Tier"), "tier"),
-    "category": (gettext_lazy("By category"), gettext_lazy("Category"), "category"),
-    "agent": (gettext_lazy("By agent"), gettext_lazy("Agent"), "assignee"),
+    "tier": (gettext_lazy("By tier"), gettext_lazy("Tier"), "tier", "tier"),
+    "category": (gettext_lazy("By category"), gettext_lazy("Category"), "category", "category"),
+    "agent": (gettext_lazy("By agent"), gettext_lazy("Agent"), "assignee", "agent"),
 }
 TREND_COLUMNS = ["period", "created", "resolved", "ttr_median", "repeat_contacts"]
 EXPORTS = ("summary", "by_tier", "by_category", "by_agent", "trend", "backlog")
@@ -144,6 +146,18 @@ class Filters:
         if self.agent:
             values["assignee"] = self.agent.get_username()
         return values
+
+
+def drill_url(filters: Filters, metric: str, **extra) -> str:
+    """The list of tickets behind a number of the dashboard with these filters; `extra` overrides or narrows them
+    (None removes a filter)."""
+    params = {**filters.params(), "metric": metric}
+    for key, value in extra.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = value
+    return f"{reverse('dashboard:tickets')}?{urlencode(params)}"
 
 
 def _param(params, name: str) -> str:
@@ -302,36 +316,49 @@ def change(kind: str, current, previous, better: str | None) -> dict:
     return {"arrow": "▲" if diff > 0 else "▼", "text": text, "css": css, "verdict": verdict, "title": was}
 
 
-def headline(current: dict, previous: dict) -> list[dict]:
-    """The headline numbers with their change; lower is better for time to resolve and repeat contacts."""
+def headline(current: dict, previous: dict, filters: Filters) -> list[dict]:
+    """The headline numbers with their change, each linked to the tickets behind it; lower is better for time to
+    resolve and repeat contacts."""
 
-    def card(key, label, kind, better, get, detail=""):
+    def card(key, label, kind, better, get, metric, *details):
         value, before = get(current), get(previous)
         return {"key": key, "label": label, "value": show(kind, value), "change": change(kind, value, before, better),
-                "detail": detail}
+                "link": drill_url(filters, metric),
+                "details": [{"text": text, "link": drill_url(filters, behind)} for text, behind in details]}
 
     ttr = current["time_to_resolve"]
     csat = current["csat"]
     return [
-        card("created", _("Created"), "count", None, lambda s: s["created"],
-             ngettext("%(count)s repeat contact", "%(count)s repeat contacts", current["repeat_contacts"] or 0)
-             % {"count": number_format(current["repeat_contacts"] or 0, force_grouping=True)}),
-        card("resolution_rate", _("Resolution rate"), "rate", "higher", lambda s: s["resolution_rate"]),
+        card("created", _("Created"), "count", None, lambda s: s["created"], "created",
+             (ngettext("%(count)s repeat contact", "%(count)s repeat contacts", current["repeat_contacts"] or 0)
+              % {"count": number_format(current["repeat_contacts"] or 0, force_grouping=True)}, "repeat_contacts"),
+             (ngettext("%(count)s escalation defect", "%(count)s escalation defects",
+                       current["escalation_defects"] or 0)
+              % {"count": number_format(current["escalation_defects"] or 0, force_grouping=True)},
+              "escalation_defects")),
+        card("resolution_rate", _("Resolution rate"), "rate", "higher", lambda s: s["resolution_rate"],
+             "resolution_rate",
+             (_("escalation rate %(rate)s") % {"rate": show("rate", current["escalation_rate"])}, "escalation_rate")),
         card("ttr_median", _("Median time to resolve"), "duration", "lower",
-             lambda s: s["time_to_resolve"]["median"],
-             _("p90 %(p90)s · business hours median %(business)s")
-             % {"p90": show("duration", ttr["p90"]), "business": show("duration", ttr["business_median"])}),
-        card("repeat_contact_rate", _("Repeat contact rate"), "rate", "lower", lambda s: s["repeat_contact_rate"]),
-        card("fcr_rate", _("First-contact resolution"), "rate", "higher", lambda s: s["fcr_rate"],
-             _("first-level resolution %(flr)s") % {"flr": show("rate", current["flr_rate"])}),
+             lambda s: s["time_to_resolve"]["median"], "time_to_resolve",
+             (_("p90 %(p90)s · business hours median %(business)s")
+              % {"p90": show("duration", ttr["p90"]), "business": show("duration", ttr["business_median"])},
+              "time_to_resolve"),
+             (_("first response median %(median)s") % {"median": show("duration", current["first_response"]["median"])},
+              "first_response")),
+        card("repeat_contact_rate", _("Repeat contact rate"), "rate", "lower", lambda s: s["repeat_contact_rate"],
+             "repeat_contacts"),
+        card("fcr_rate", _("First-contact resolution"), "rate", "higher", lambda s: s["fcr_rate"], "fcr_rate",
+             (_("first-level resolution %(flr)s") % {"flr": show("rate", current["flr_rate"])}, "flr_rate")),
         card("sla_resolution", _("SLA compliance (resolution)"), "rate", "higher",
-             lambda s: s["sla_compliance"]["resolution"],
-             _("first response %(rate)s") % {"rate": show("rate", current["sla_compliance"]["response"])}),
-        card("csat_mean", _("CSAT"), "score", "higher", lambda s: s["csat"]["mean"],
-             ngettext("%(count)s rating, %(share)s satisfied", "%(count)s ratings, %(share)s satisfied",
-                      csat["count"] or 0)
-             % {"count": number_format(csat["count"] or 0, force_grouping=True),
-                "share": show("rate", csat["share_satisfied"])}),
+             lambda s: s["sla_compliance"]["resolution"], "sla_resolution",
+             (_("first response %(rate)s") % {"rate": show("rate", current["sla_compliance"]["response"])},
+              "sla_response")),
+        card("csat_mean", _("CSAT"), "score", "higher", lambda s: s["csat"]["mean"], "csat",
+             (ngettext("%(count)s rating, %(share)s satisfied", "%(count)s ratings, %(share)s satisfied",
+                       csat["count"] or 0)
+              % {"count": number_format(csat["count"] or 0, force_grouping=True),
+                 "share": show("rate", csat["share_satisfied"])}, "csat")),
     ]
 
 
@@ -339,21 +366,29 @@ def _desk(params: dict) -> str:
     return f"{reverse('desk:queue')}?{urlencode(params)}"
 
 
+def _cell_link(filters: Filters, by: str, key: str, column: str, metric: str) -> str:
+    if by == "tier" and column == "escalation_rate":
+        # A tier's own escalation rate: tickets that were ever at the tier, whatever tier they are at now.
+        return drill_url(filters, "tier_escalation", at_tier=key)
+    return drill_url(filters, metric, **{BREAKDOWNS[by][3]: key})
+
+
 def breakdown_table(rows: list[dict], by: str, filters: Filters, csv_url: str) -> dict:
-    title, dimension, desk_param = BREAKDOWNS[by]
+    title, dimension, desk_param, _filter = BREAKDOWNS[by]
     base = filters.desk_params()
     return {
         "id": f"by_{by}",
         "title": title,
         "dimension": dimension,
         "csv": csv_url,
-        "columns": [label for _key, label, _kind in BREAKDOWN_COLUMNS],
+        "columns": [label for _key, label, _kind, _metric in BREAKDOWN_COLUMNS],
         "rows": [
             {
                 "key": row["key"],
                 "label": row["label"],
                 "link": _desk({**base, desk_param: row["key"]}),
-                "cells": [show(kind, row[key]) for key, _label, kind in BREAKDOWN_COLUMNS],
+                "cells": [{"text": show(kind, row[key]), "link": _cell_link(filters, by, row["key"], key, metric)}
+                          for key, _label, kind, metric in BREAKDOWN_COLUMNS],
                 "empty": not row["created"],
             }
             for row in rows
@@ -361,11 +396,11 @@ def breakdown_table(rows: list[dict], by: str, filters: Filters, csv_url: str) -
     }
 
 
-def weakest_list(rows: list[dict], metric: str, kind: str, filters: Filters) -> list[dict]:
-    base = filters.desk_params()
+def weakest_list(rows: list[dict], metric: str, kind: str, behind: str, filters: Filters) -> list[dict]:
     return [
-        {"label": row["label"], "link": _desk({**base, "category": row["key"]}), "value": show(kind, row[metric]),
-         "created": show("count", row["created"])}
+        {"label": row["label"], "link": drill_url(filters, behind, category=row["key"]),
+         "value": show(kind, row[metric]), "created": show("count", row["created"]),
+         "created_link": drill_url(filters, "created", category=row["key"])}
         for row in weakest(rows, metric, n=5)
     ]
 
@@ -448,6 +483,20 @@ def trend_charts(rows: list[dict], filters: Filters) -> list:
     ]
 
 
+def trend_row(row: dict, filters: Filters) -> dict:
+    """One day or week of the trend, each number linked to the tickets behind it in that bucket."""
+    bucket = {"day": row["period"].isoformat(), "step": filters.step}
+    return {
+        "period": row["period"],
+        "created": {"text": show("count", row["created"]), "link": drill_url(filters, "created", **bucket)},
+        "resolved": {"text": show("count", row["resolved"]), "link": drill_url(filters, "time_to_resolve", **bucket)},
+        "ttr_median": {"text": show("duration", row["ttr_median"]),
+                       "link": drill_url(filters, "time_to_resolve", **bucket)},
+        "repeat_contacts": {"text": show("count", row["repeat_contacts"]),
+                            "link": drill_url(filters, "repeat_contacts", **bucket)},
+    }
+
+
 # --- views ----------------------------------------------------------------------------------------------
 
 
@@ -476,17 +525,12 @@ def index(request):
         "agents": get_user_model().objects.filter(tier_memberships__isnull=False).distinct().order_by("username"),
         "previous_from": timezone.localdate(previous_start),
         "previous_to": timezone.localdate(previous_end - timedelta(microseconds=1)),
-        "headline": headline(current, previous),
+        "headline": headline(current, previous, filters),
         "charts": trend_charts(trend_rows, filters),
-        "trend": [
-            {"period": row["period"], "created": show("count", row["created"]),
-             "resolved": show("count", row["resolved"]), "ttr_median": show("duration", row["ttr_median"]),
-             "repeat_contacts": show("count", row["repeat_contacts"])}
-            for row in trend_rows
-        ],
+        "trend": [trend_row(row, filters) for row in trend_rows],
         "breakdowns": [breakdown_table(rows[by], by, filters, csv_urls[f"by_{by}"]) for by in BREAKDOWNS],
-        "weakest_repeat": weakest_list(rows["category"], "repeat_contact_rate", "rate", filters),
-        "weakest_ttr": weakest_list(rows["category"], "ttr_median", "duration", filters),
+        "weakest_repeat": weakest_list(rows["category"], "repeat_contact_rate", "rate", "repeat_contacts", filters),
+        "weakest_ttr": weakest_list(rows["category"], "ttr_median", "duration", "time_to_resolve", filters),
         "backlog": backlog_tables(current["backlog"], ages, tiers, filters, now),
         "csv": csv_urls,
     }
@@ -519,7 +563,7 @@ def export_rows(table: str, filters: Filters) -> list[list]:
         values = summary(start=filters.start, end=filters.end, **chosen)
         return [["metric", "value"], *([key, value] for key, value in _flatten(values))]
     if table.startswith("by_"):
-        columns = ["key", "label", *(key for key, _label, _kind in BREAKDOWN_COLUMNS)]
+        columns = ["key", "label", *(key for key, _label, _kind, _metric in BREAKDOWN_COLUMNS)]
         rows = breakdown(start=filters.start, end=filters.end, by=table[3:], **chosen)
         return [columns, *([row[c] for c in columns] for row in rows)]
     if table == "trend":

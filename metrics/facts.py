@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.utils import timezone
 
 from metrics.models import DURATIONS
@@ -96,6 +96,66 @@ def _had(kind, **extra):
     return Exists(Event.objects.filter(ticket=OuterRef("pk"), kind=kind, **extra))
 
 
+# --- the tickets and events behind each fact (the drill-down lists use these too) ----------------------
+
+
+def _holds(condition: Q) -> ExpressionWrapper:
+    return ExpressionWrapper(condition, output_field=BooleanField())
+
+
+def created_tickets(scope: Scope, ranges):
+    """Tickets created in the ranges, with whether they are done, were ever escalated, and whether their first
+    response (if any, with a due time) came in time."""
+    return scope.tickets().filter(in_ranges("created_at", ranges)).annotate(
+        is_done=_holds(Q(status__in=DONE)),
+        was_escalated=_had(EventKind.ESCALATED),
+        answered_in_time=_holds(Q(first_response_at__lte=F("response_due_at"))),
+    )
+
+
+def resolved_tickets(scope: Scope, ranges):
+    """Tickets now resolved or closed whose last resolution falls in the ranges, with whether each counts as
+    first-level (FLR) and first-contact (FCR) resolution, and as resolved in time."""
+    first_level = Q(tier_id=lowest_tier().pk) & ~Q(_had(EventKind.ESCALATED))
+    return scope.tickets().filter(in_ranges("resolved_at", ranges), status__in=DONE).annotate(
+        is_flr=_holds(first_level),
+        is_fcr=_holds(
+            first_level
+            & ~Q(_had(EventKind.WAITING))
+            & ~Q(_had(EventKind.REOPENED))
+            & ~Q(Exists(Event.objects.filter(ticket=OuterRef("pk"), kind=EventKind.COMMENTED,
+                                             actor_role="customer", at__lt=OuterRef("resolved_at"))))
+        ),
+        resolved_in_time=_holds(Q(resolved_at__lte=F("resolution_due_at"))),
+    )
+
+
+def rated_tickets(scope: Scope, ranges):
+    """Tickets closed in the ranges with a satisfaction rating, and whether the customer was satisfied (≥ 4)."""
+    return scope.tickets().filter(in_ranges("closed_at", ranges), csat_rating__isnull=False).annotate(
+        satisfied=_holds(Q(csat_rating__gte=4))
+    )
+
+
+def reopen_events(scope: Scope, ranges):
+    return scope.events().filter(in_ranges("at", ranges), kind=EventKind.REOPENED)
+
+
+def defect_events(scope: Scope, ranges):
+    """De-escalations in the ranges marked as a defect (the escalation should not have happened)."""
+    return scope.events().filter(in_ranges("at", ranges), kind=EventKind.DE_ESCALATED, data__defect=True)
+
+
+FLOW_KINDS = (EventKind.CREATED, EventKind.ESCALATED, EventKind.DE_ESCALATED)
+
+
+def at_tier_tickets(scope: Scope, ranges, tier):
+    """Tickets created in the ranges that were ever at `tier`, and whether they were escalated out of it."""
+    return created_tickets(scope, ranges).filter(
+        Exists(Event.objects.filter(ticket=OuterRef("pk"), kind__in=FLOW_KINDS, to_tier=tier))
+    ).annotate(left_tier=_had(EventKind.ESCALATED, from_tier=tier))
+
+
 def collect(ranges, scope: Scope, group: Grouping) -> dict:
     """Facts of the moments in `ranges` (a list of [start, end) pairs), grouped by `group`. Six queries."""
     ranges = list(ranges)
@@ -110,34 +170,32 @@ def collect(ranges, scope: Scope, group: Grouping) -> dict:
             found = facts[key] = Facts()
         return found
 
-    tickets = scope.tickets()
-    created = tickets.filter(in_ranges("created_at", ranges))
+    created = created_tickets(scope, ranges)
     where_created = {}
-    for pk, tier_id, category_id, assignee_id, created_at, status, repeat_of, escalated, responded, due in (
-        created.annotate(was_escalated=_had(EventKind.ESCALATED)).values_list(
-            "pk", "tier_id", "category_id", "assignee_id", "created_at", "status", "repeat_of_id", "was_escalated",
-            "first_response_at", "response_due_at",
+    for pk, tier_id, category_id, assignee_id, created_at, done, repeat_of, escalated, responded, due, in_time in (
+        created.values_list(
+            "pk", "tier_id", "category_id", "assignee_id", "created_at", "is_done", "repeat_of_id", "was_escalated",
+            "first_response_at", "response_due_at", "answered_in_time",
         )
     ):
         bucket = at(created_at, tier_id, category_id, assignee_id)
         where_created[pk] = bucket
         counts = bucket.counts
         counts["created"] += 1
-        counts["done"] += status in DONE
+        counts["done"] += done
         counts["repeats"] += repeat_of is not None
         counts["escalated"] += escalated
         if responded is not None:
             bucket.durations["response"].append(micro(responded - created_at))
             if due is not None:
                 counts["responded"] += 1
-                counts["responded_in_time"] += responded <= due
+                counts["responded_in_time"] += in_time
 
     # Per-tier escalation: the tiers each created ticket was at, and the ones it was escalated out of.
     if where_created:
         visited, left = set(), set()
         for ticket_id, kind, from_tier, to_tier in (
-            Event.objects.filter(ticket__in=created, kind__in=(EventKind.CREATED, EventKind.ESCALATED,
-                                                               EventKind.DE_ESCALATED))
+            Event.objects.filter(ticket__in=created.values("pk"), kind__in=FLOW_KINDS)
             .values_list("ticket_id", "kind", "from_tier_id", "to_tier_id")
         ):
             if to_tier is not None:
@@ -149,47 +207,34 @@ def collect(ranges, scope: Scope, group: Grouping) -> dict:
         for ticket_id, tier_id in left:
             where_created[ticket_id].flow[(tier_id, "escalated_out")] += 1
 
-    first_tier = lowest_tier().pk
-    for (tier_id, category_id, assignee_id, created_at, resolved_at, due, priority, escalated, waited, reopened,
-         replied) in (
-        tickets.filter(in_ranges("resolved_at", ranges), status__in=DONE)
-        .annotate(
-            was_escalated=_had(EventKind.ESCALATED),
-            waited=_had(EventKind.WAITING),
-            reopened=_had(EventKind.REOPENED),
-            replied=Exists(Event.objects.filter(ticket=OuterRef("pk"), kind=EventKind.COMMENTED,
-                                                actor_role="customer", at__lt=OuterRef("resolved_at"))),
+    for tier_id, category_id, assignee_id, created_at, resolved_at, due, priority, flr, fcr, in_time in (
+        resolved_tickets(scope, ranges).values_list(
+            "tier_id", "category_id", "assignee_id", "created_at", "resolved_at", "resolution_due_at", "priority",
+            "is_flr", "is_fcr", "resolved_in_time",
         )
-        .values_list("tier_id", "category_id", "assignee_id", "created_at", "resolved_at", "resolution_due_at",
-                     "priority", "was_escalated", "waited", "reopened", "replied")
     ):
         bucket = at(resolved_at, tier_id, category_id, assignee_id)
         counts = bucket.counts
         counts["resolved"] += 1
-        first_level = tier_id == first_tier and not escalated
-        counts["flr"] += first_level
-        counts["fcr"] += first_level and not (waited or reopened or replied)
+        counts["flr"] += flr
+        counts["fcr"] += fcr
         if due is not None:
             counts["with_due"] += 1
-            counts["in_time"] += resolved_at <= due
+            counts["in_time"] += in_time
         bucket.durations["ttr"].append(micro(resolved_at - created_at))
         business = business_micro(created_at, resolved_at, tier_id, priority)
         if business is not None:
             bucket.durations["ttr_business"].append(business)
 
-    for tier_id, category_id, assignee_id, closed_at, rating in tickets.filter(
-        in_ranges("closed_at", ranges), csat_rating__isnull=False
-    ).values_list("tier_id", "category_id", "assignee_id", "closed_at", "csat_rating"):
+    for tier_id, category_id, assignee_id, closed_at, rating, satisfied in rated_tickets(scope, ranges).values_list(
+        "tier_id", "category_id", "assignee_id", "closed_at", "csat_rating", "satisfied"
+    ):
         counts = at(closed_at, tier_id, category_id, assignee_id).counts
         counts["rated"] += 1
         counts["rating_sum"] += rating
-        counts["satisfied"] += rating >= 4
+        counts["satisfied"] += satisfied
 
-    events = scope.events().filter(in_ranges("at", ranges))
-    for name, chosen in (
-        ("reopens", events.filter(kind=EventKind.REOPENED)),
-        ("defects", events.filter(kind=EventKind.DE_ESCALATED, data__defect=True)),
-    ):
+    for name, chosen in (("reopens", reopen_events(scope, ranges)), ("defects", defect_events(scope, ranges))):
         for tier_id, category_id, assignee_id, moment in chosen.values_list(
             "ticket__tier_id", "ticket__category_id", "ticket__assignee_id", "at"
         ):
