@@ -41,6 +41,10 @@ class Scope:
     def events(self):
         return Event.objects.filter(**self._where("ticket__"))
 
+    def key(self) -> tuple:
+        """What identifies the scope (for cache keys)."""
+        return tuple(getattr(value, "pk", None) for value in (self.tier, self.category, self.agent))
+
     def rollup_filter(self) -> dict:
         return self._where("")
 

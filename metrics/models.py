@@ -124,6 +124,8 @@ class RollupState(models.Model):
     until_day = models.DateField(null=True)
     safe_event_id = models.BigIntegerField(default=0)
     seen_event_id = models.BigIntegerField(default=0)
+    # Bumped whenever rollup rows are rewritten: what is derived from them is kept under it.
+    version = models.BigIntegerField(default=0)
     refreshed_at = models.DateTimeField(null=True)
 
     class Meta:

@@ -14,6 +14,7 @@ Readers treat the days of tickets with events after `safe_event_id` as not yet
 rolled up and read them live, so the numbers never lag the event log.
 """
 import logging
+import secrets
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
@@ -113,6 +114,8 @@ def rebuild(*, progress=None, now=None) -> RollupState:
         state.time_zone = settings.TIME_ZONE
         state.first_day, state.until_day = first, today
         state.safe_event_id = state.seen_event_id = mark
+        # A fresh random generation: what was derived from an earlier build (or another database) never matches.
+        state.version = secrets.randbits(62)
         state.refreshed_at = now
         state.save()
     return state
@@ -139,6 +142,8 @@ def refresh(*, now=None) -> dict:
         written = recompute(days)
         state.safe_event_id, state.seen_event_id = state.seen_event_id, mark
         state.until_day = max(state.until_day, today)
+        if days:
+            state.version += 1
         state.refreshed_at = now
         state.save()
     logger.info("Metrics rollups: %d days recomputed, %d rows", len(days), written)
@@ -157,6 +162,7 @@ class Plan:
 
     def __init__(self, start: datetime, end: datetime, *, use_rollups: bool = True):
         self.first_day = self.until_day = None
+        self.version = None
         self.excluded: set = set()
         self.live = [(start, end)] if start < end else []
         if not use_rollups:
@@ -171,7 +177,7 @@ class Plan:
         until = min(timezone.localdate(end), state.until_day)
         if first >= until:
             return
-        self.first_day, self.until_day = first, until
+        self.first_day, self.until_day, self.version = first, until, state.version
         self.excluded = _changed_days(state.safe_event_id, first, until)
         live = [(start, midnight(first)), (midnight(until), end)]
         live += [(midnight(day), midnight(day + ONE_DAY)) for day in self.excluded]
@@ -181,6 +187,11 @@ class Plan:
     def uses_rollups(self) -> bool:
         return self.first_day is not None
 
-    def rollup_rows(self, model, scope: Scope):
+    def rollup_rows(self, model, scope: Scope, *, all_days: bool = False):
+        """The rollup rows to read: the plan's day range, without the days read live unless `all_days`."""
         rows = model.objects.filter(day__gte=self.first_day, day__lt=self.until_day, **scope.rollup_filter())
-        return rows.exclude(day__in=self.excluded) if self.excluded else rows
+        return rows.exclude(day__in=self.excluded) if self.excluded and not all_days else rows
+
+    def excluded_rows(self, model, scope: Scope):
+        """The rollup rows of the days in range that are read live instead."""
+        return model.objects.filter(day__in=self.excluded, **scope.rollup_filter())

@@ -20,6 +20,7 @@ from django.db.models import Count, DateField, F, Func, IntegerField, Q, Sum, Va
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
+from metrics import percentiles
 from metrics.facts import Scope, collect
 from metrics.models import COUNTS, DURATIONS, DailyMetrics, DailyTierFlow
 from metrics.rollups import Plan
@@ -109,59 +110,77 @@ def _seconds(value) -> float | None:
     return None if value is None else float(value) / MICROSECONDS
 
 
+def _as_durations(stats: dict | None) -> dict | None:
+    if not stats or not stats.get("n"):
+        return None
+    return {"median": _seconds(stats[0.5]), "p90": _seconds(stats[0.9]),
+            "mean": stats["sum"] / stats["n"] / MICROSECONDS}
+
+
+def _stored(rows, by: str, name: str) -> dict:
+    """{group: [durations]} of rollup rows."""
+    live_key = GROUPINGS[by][0]
+    values: dict = {}
+    for day, tier, category, agent, stored in rows.values_list("day", "tier_id", "category_id", "assignee_id", name):
+        if stored:
+            values.setdefault(live_key(day, tier, category, agent), []).extend(stored)
+    return values
+
+
 def _duration_stats(plan: Plan, scope: Scope, by: str, name: str, live: dict) -> dict:
-    """{key: {median, p90, mean}} of one kind of duration over the rollups' rows and the live values."""
-    if connection.vendor == "postgresql":
-        return _duration_stats_in_database(plan, scope, by, name, live)
-    values = {key: list(found) for key, found in live.items()}
-    if plan.uses_rollups:
-        live_key = GROUPINGS[by][0]
-        for day, tier, category, agent, stored in plan.rollup_rows(DailyMetrics, scope).values_list(
-            "day", "tier_id", "category_id", "assignee_id", name
-        ):
-            if stored:
-                values.setdefault(live_key(day, tier, category, agent), []).extend(stored)
-    return {
-        key: {"median": _seconds(percentile(found, 0.5)), "p90": _seconds(percentile(found, 0.9)),
-              "mean": sum(found) / len(found) / MICROSECONDS}
-        for key, found in values.items() if found
-    }
+    """{group: {median, p90, mean}} of one kind of duration over the rollups' rows and the live values.
+
+    Every way of getting there ends in the same order statistics and `percentiles.interpolate`, so rollups and
+    live queries give identical numbers."""
+    if not plan.uses_rollups:
+        return {key: _as_durations(percentiles.stats_of(values)) for key, values in live.items() if values}
+    removed = _stored(plan.excluded_rows(DailyMetrics, scope), by, name) if plan.excluded else {}
+    if connection.vendor != "postgresql":
+        values = _stored(plan.rollup_rows(DailyMetrics, scope), by, name)
+        for key, found in live.items():
+            values.setdefault(key, []).extend(found)
+        return {key: _as_durations(percentiles.stats_of(found)) for key, found in values.items() if found}
+
+    key_type = "date" if by in ("day", "week") else "integer"
+
+    def group(key):
+        return None if by == "none" else key
+
+    def stored_sql(rows):
+        query = rows.annotate(g=GROUPINGS[by][1](), x=Func(F(name), function="unnest", output_field=IntegerField()))
+        return query.values_list("g", "x").order_by().query.sql_with_params()
+
+    def compute_windows():
+        sql, params = stored_sql(plan.rollup_rows(DailyMetrics, scope, all_days=True))
+        return percentiles.fetch_windows(sql, params, percentiles.WINDOW, key_type)
+
+    cache_key = percentiles.cache_key(plan.version, name, by, scope.key(), plan.first_day, plan.until_day,
+                                      percentiles.WINDOW)
+    windows = {group(key): found for key, found in percentiles.cached_windows(cache_key, compute_windows).items()}
+    results = {}
+    for key in set(windows) | set(live):
+        found = windows.get(key)
+        combined = (found.combine(removed.get(key, []), live.get(key, [])) if found
+                    else percentiles.stats_of(live.get(key, [])))
+        if combined is None and found is not None:
+            return _duration_stats_sorting_all(plan, scope, by, name, live, stored_sql, key_type, group)
+        results[key] = _as_durations(combined)
+    return {key: value for key, value in results.items() if value}
 
 
-def _duration_stats_in_database(plan: Plan, scope: Scope, by: str, name: str, live: dict) -> dict:
+def _duration_stats_sorting_all(plan, scope, by, name, live, stored_sql, key_type, group) -> dict:
+    """The same numbers by sorting every value: for a live part too large for the kept windows."""
+    sql, params = stored_sql(plan.rollup_rows(DailyMetrics, scope))
+    parts = [f"({sql})"]
     keys, values = [], []
     for key, found in live.items():
         keys.extend([0 if key is None else key] * len(found))
         values.extend(found)
-    key_type = "date" if by in ("day", "week") else "integer"
-    parts, params = [], []
-    if plan.uses_rollups:
-        stored = (
-            plan.rollup_rows(DailyMetrics, scope)
-            .annotate(g=GROUPINGS[by][1](), x=Func(F(name), function="unnest", output_field=IntegerField()))
-            .values_list("g", "x")
-            .order_by()
-        )
-        sql, stored_params = stored.query.sql_with_params()
-        parts.append(f"({sql})")
-        params.extend(stored_params)
     if values:
         parts.append(f"SELECT * FROM unnest(%s::{key_type}[], %s::bigint[])")
-        params.extend([keys, values])
-    if not parts:
-        return {}
-    query = (
-        f"SELECT g::{key_type}, percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY x), sum(x), count(x) "
-        f"FROM ({' UNION ALL '.join(parts)}) AS v(g, x) GROUP BY 1"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(query, params)
-        rows = cursor.fetchall()
-    return {
-        (None if by == "none" else key): {"median": _seconds(cuts[0]), "p90": _seconds(cuts[1]),
-                                          "mean": int(total) / count / MICROSECONDS}
-        for key, cuts, total, count in rows
-    }
+        params = (*params, keys, values)
+    windows = percentiles.fetch_windows(" UNION ALL ".join(parts), params, 0, key_type)
+    return {group(key): _as_durations(found.combine([], [])) for key, found in windows.items()}
 
 
 # --- the metrics -----------------------------------------------------------------------------------------

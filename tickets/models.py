@@ -155,6 +155,11 @@ class Ticket(models.Model):
             ),
             # Auto-close looks only at resolved tickets.
             models.Index(fields=["resolved_at"], condition=Q(status="resolved"), name="ticket_resolved_open"),
+            # Metrics: tickets resolved or closed in a period, and the open backlog by tier and status.
+            models.Index(fields=["resolved_at"], name="ticket_resolved_at"),
+            models.Index(fields=["closed_at"], name="ticket_closed_at"),
+            models.Index(fields=["tier", "status", "category", "assignee", "created_at"],
+                         condition=Q(status__in=("new", "diagnosing", "resolving", "waiting")), name="ticket_backlog"),
         ]
         constraints = [
             models.CheckConstraint(
