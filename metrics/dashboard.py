@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET
 
 from metrics import charts
 from metrics.selectors import backlog as open_backlog
-from metrics.selectors import backlog_by_age, breakdown, summary, tickets_for, trend, weakest
+from metrics.selectors import Reading, backlog_by_age, breakdown, summary, tickets_for, trend, weakest
 from tickets.models import Category
 from tickets.workflow import OPEN_STATUSES, Status
 from tiers.models import Tier
@@ -506,11 +506,14 @@ def index(request):
     filters = parse_filters(request.GET)
     now = timezone.now()
     chosen = filters.selector_filters()
-    current = summary(start=filters.start, end=filters.end, **chosen)
+    reading = Reading(start=filters.start, end=filters.end, **chosen)
+    reading.prefetch("none", *BREAKDOWNS, filters.step)
+    current = summary(reading=reading)
     previous_start, previous_end = filters.previous
-    previous = summary(start=previous_start, end=previous_end, **chosen)
-    rows = {by: breakdown(start=filters.start, end=filters.end, by=by, **chosen) for by in BREAKDOWNS}
-    trend_rows = trend(start=filters.start, end=filters.end, step=filters.step, **chosen)
+    # The previous period only feeds the changes of the headline numbers.
+    previous = summary(start=previous_start, end=previous_end, durations=("ttr",), with_backlog=False, **chosen)
+    rows = {by: breakdown(by=by, reading=reading) for by in BREAKDOWNS}
+    trend_rows = trend(step=filters.step, reading=reading)
     tiers = list(Tier.objects.order_by("level"))
     ages = backlog_by_age(tickets_for(**chosen))
     query = urlencode(filters.params())

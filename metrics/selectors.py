@@ -21,7 +21,7 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from metrics import percentiles
-from metrics.facts import Scope, collect
+from metrics.facts import Facts, Scope, collect
 from metrics.models import COUNTS, DURATIONS, DailyMetrics, DailyTierFlow
 from metrics.rollups import Plan
 from tickets.models import Category, Ticket
@@ -79,29 +79,129 @@ class Measured:
         return self.durations.get(name) or {"median": None, "p90": None, "mean": None}
 
 
-def measure(*, start, end, scope: Scope, by: str = "none", durations=DURATIONS, use_rollups: bool = True) -> dict:
-    """The facts of [start, end) grouped `by`, with duration statistics: {key: Measured}.
+def _by_cell(day, tier, category, agent):
+    return day, tier, category, agent
+
+
+# The dimensions of the rollups' grouping sets, in the order of GROUPING(): a grouping's set is its own one.
+SET_COLUMNS = ("tier_id", "category_id", "assignee_id", "week", "day")
+SET_OF = {"none": None, "tier": "tier_id", "category": "category_id", "agent": "assignee_id", "week": "week",
+          "day": "day"}
+
+
+class Reading:
+    """One period and scope, read once for everything a page shows of it: which days come from the rollups,
+    the live facts per cell (regrouped for each grouping), and the rollups' counts for every grouping asked for
+    in one query."""
+
+    def __init__(self, *, start, end, tier=None, category=None, agent=None, use_rollups: bool = True):
+        self.start, self.end = start, end
+        self.scope = Scope(tier, category, agent)
+        self.plan = Plan(start, end, use_rollups=use_rollups)
+        self._cells = None
+        self._stored: dict = {}
+
+    def live(self, by: str) -> dict:
+        """{group: Facts} read live, grouped `by`."""
+        if self._cells is None:
+            self._cells = collect(self.plan.live, self.scope, _by_cell)
+        key = GROUPINGS[by][0]
+        grouped: dict = {}
+        for cell, facts in self._cells.items():
+            grouped.setdefault(key(*cell), Facts()).add(facts)
+        return grouped
+
+    def stored(self, by: str) -> dict:
+        """{group: (counts, flow)} added up from the rollups."""
+        if by not in self._stored:
+            self.prefetch(by)
+        return self._stored[by]
+
+    def prefetch(self, *groupings: str) -> None:
+        """Add up the rollups for several groupings at once (on PostgreSQL with GROUPING SETS: two queries)."""
+        wanted = [by for by in dict.fromkeys(groupings) if by not in self._stored]
+        if not wanted:
+            return
+        for by in wanted:
+            self._stored[by] = {}
+        if not self.plan.uses_rollups:
+            return
+        if connection.vendor == "postgresql":
+            self._prefetch_grouping_sets(wanted)
+            return
+        for by in wanted:
+            rollup_key = GROUPINGS[by][1]
+            rows = self.plan.rollup_rows(DailyMetrics, self.scope).annotate(g=rollup_key()).values("g").order_by()
+            for row in rows.annotate(**{name: Sum(name) for name in COUNTS}):
+                self._add(by, row["g"], counts={name: row[name] for name in COUNTS})
+            flows = (self.plan.rollup_rows(DailyTierFlow, self.scope).annotate(g=rollup_key())
+                     .values("g", "at_tier_id").order_by())
+            for row in flows.annotate(visited_n=Sum("visited"), out_n=Sum("escalated_out")):
+                self._add(by, row["g"], flow={(row["at_tier_id"], "visited"): row["visited_n"],
+                                              (row["at_tier_id"], "escalated_out"): row["out_n"]})
+
+    def _add(self, by: str, key, *, counts=None, flow=None) -> None:
+        if by in ("week", "day") and isinstance(key, datetime):
+            key = key.date()
+        counts_now, flow_now = self._stored[by].setdefault(None if by == "none" else key, (Counter(), Counter()))
+        counts_now.update({name: value for name, value in (counts or {}).items() if value})
+        flow_now.update({name: value for name, value in (flow or {}).items() if value})
+
+    def _prefetch_grouping_sets(self, wanted: list) -> None:
+        columns = [column for column in SET_COLUMNS if column in {SET_OF[by] for by in wanted}]
+        # GROUPING() has a 1 bit for each column a row is not grouped by: a grouping's own set leaves one 0.
+        mask_of = {by: sum(1 << (len(columns) - 1 - i) for i, column in enumerate(columns) if column != SET_OF[by])
+                   for by in wanted}
+        by_mask = {mask: by for by, mask in mask_of.items()}
+        grouping = f"GROUPING({', '.join(columns)})" if columns else "0"
+        for model, extra, measures in (
+            (DailyMetrics, (), [f"SUM({name})" for name in COUNTS]),
+            (DailyTierFlow, ("at_tier_id",), ["SUM(visited)", "SUM(escalated_out)"]),
+        ):
+            sets = ", ".join(
+                "(" + ", ".join(((SET_OF[by],) if SET_OF[by] else ()) + extra) + ")" for by in wanted
+            )
+            fields = ("day", "tier_id", "category_id", "assignee_id", *extra,
+                      *(COUNTS if model is DailyMetrics else ("visited", "escalated_out")))
+            inner, params = self.plan.rollup_rows(model, self.scope).values(*fields).order_by().query.sql_with_params()
+            selected = ", ".join([grouping, *columns, *extra, *measures])
+            sql = (
+                f"SELECT {selected} "
+                f"FROM (SELECT r.*, date_trunc('week', r.day)::date AS week FROM ({inner}) r) s "
+                f"GROUP BY GROUPING SETS ({sets})"
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+            for mask, *values in rows:
+                by = by_mask[mask]
+                keys = dict(zip((*columns, *extra), values))
+                sums = values[len(columns) + len(extra):]
+                key = keys.get(SET_OF[by]) if SET_OF[by] else None
+                if model is DailyMetrics:
+                    self._add(by, key, counts=dict(zip(COUNTS, sums)))
+                else:
+                    self._add(by, key, flow={(keys["at_tier_id"], "visited"): sums[0],
+                                             (keys["at_tier_id"], "escalated_out"): sums[1]})
+
+
+def measure(reading: Reading, *, by: str = "none", durations=DURATIONS) -> dict:
+    """The facts of the reading grouped `by`, with duration statistics: {key: Measured}.
 
     The number of queries depends on neither the number of tickets nor the number of groups."""
-    live_key, rollup_key = GROUPINGS[by]
-    plan = Plan(start, end, use_rollups=use_rollups)
-    live = collect(plan.live, scope, live_key)
-    results = {key: Measured(counts=facts.counts, flow=facts.flow) for key, facts in live.items()}
+    live = reading.live(by)
+    results = {key: Measured(counts=Counter(facts.counts), flow=Counter(facts.flow)) for key, facts in live.items()}
 
     def result(key) -> Measured:
         return results.setdefault(None if by == "none" else key, Measured())
 
-    if plan.uses_rollups:
-        rows = plan.rollup_rows(DailyMetrics, scope).annotate(g=rollup_key()).values("g").order_by()
-        for row in rows.annotate(**{name: Sum(name) for name in COUNTS}):
-            result(row["g"]).counts.update({name: row[name] for name in COUNTS if row[name]})
-        flows = plan.rollup_rows(DailyTierFlow, scope).annotate(g=rollup_key()).values("g", "at_tier_id").order_by()
-        for row in flows.annotate(visited_n=Sum("visited"), out_n=Sum("escalated_out")):
-            result(row["g"]).flow.update({(row["at_tier_id"], "visited"): row["visited_n"],
-                                          (row["at_tier_id"], "escalated_out"): row["out_n"]})
+    for key, (counts, flow) in reading.stored(by).items():
+        found = result(key)
+        found.counts.update(counts)
+        found.flow.update(flow)
     for name in durations:
         values = {key: facts.durations[name] for key, facts in live.items() if facts.durations[name]}
-        for key, stats in _duration_stats(plan, scope, by, name, values).items():
+        for key, stats in _duration_stats(reading.plan, reading.scope, by, name, values).items():
             result(key).durations[name] = stats
     return results
 
@@ -186,9 +286,14 @@ def _duration_stats_sorting_all(plan, scope, by, name, live, stored_sql, key_typ
 # --- the metrics -----------------------------------------------------------------------------------------
 
 
-def summary(*, start, end, tier=None, category=None, agent=None, use_rollups: bool = True) -> dict:
-    scope = Scope(tier, category, agent)
-    measured = measure(start=start, end=end, scope=scope, use_rollups=use_rollups).get(None) or Measured()
+def summary(*, start=None, end=None, tier=None, category=None, agent=None, use_rollups: bool = True,
+            durations=DURATIONS, with_backlog: bool = True, reading: Reading | None = None) -> dict:
+    """Every metric of PRODUCT.md for the period (or the `reading` given). `durations` and `with_backlog` can
+    leave out what a caller does not show (those keys are then None)."""
+    reading = reading or Reading(start=start, end=end, tier=tier, category=category, agent=agent,
+                                 use_rollups=use_rollups)
+    scope = reading.scope
+    measured = measure(reading, durations=durations).get(None) or Measured()
     counts = measured.counts
     created = counts["created"]
     repeat_contacts = counts["repeats"] + counts["reopens"]
@@ -214,7 +319,7 @@ def summary(*, start, end, tier=None, category=None, agent=None, use_rollups: bo
             "share_satisfied": ratio(counts["satisfied"], counts["rated"]),
             "count": counts["rated"],
         },
-        "backlog": backlog(scope.tickets()),
+        "backlog": backlog(scope.tickets()) if with_backlog else None,
     }
 
 
@@ -249,15 +354,17 @@ def _groups(by: str) -> list[tuple]:
     return [(u.pk, u.username, u.get_full_name() or u.username) for u in users]
 
 
-def breakdown(*, start, end, by: str, tier=None, category=None, agent=None, use_rollups: bool = True) -> list[dict]:
+def breakdown(*, start=None, end=None, by: str, tier=None, category=None, agent=None, use_rollups: bool = True,
+              reading: Reading | None = None) -> list[dict]:
     """The main metrics per tier, category or agent, in a fixed number of queries.
 
     Per tier, the escalation rate is the tier's own: of the tickets created in the period that were ever at the
     tier, the share escalated out of it. Per category and agent it is the share of created tickets escalated."""
     if by not in BREAKDOWNS:
         raise ValueError(f"Unknown breakdown {by!r}")
-    measured = measure(start=start, end=end, scope=Scope(tier, category, agent), by=by, durations=("ttr",),
-                       use_rollups=use_rollups)
+    reading = reading or Reading(start=start, end=end, tier=tier, category=category, agent=agent,
+                                 use_rollups=use_rollups)
+    measured = measure(reading, by=by, durations=("ttr",))
     flow = Counter()
     for found in measured.values():
         flow.update(found.flow)
@@ -294,12 +401,15 @@ def weakest(rows: list[dict], metric: str, n: int = 5) -> list[dict]:
     return sorted((r for r in rows if r.get(metric)), key=lambda r: r[metric], reverse=True)[:n]
 
 
-def trend(*, start, end, step: str = "day", tier=None, category=None, agent=None, use_rollups: bool = True) -> list[dict]:
+def trend(*, start=None, end=None, step: str = "day", tier=None, category=None, agent=None,
+          use_rollups: bool = True, reading: Reading | None = None) -> list[dict]:
     """Created, resolved, median time to resolve and repeat contacts per day or week (weeks start on Monday)."""
     if step not in ("day", "week"):
         raise ValueError(f"Unknown step {step!r}")
-    measured = measure(start=start, end=end, scope=Scope(tier, category, agent), by=step, durations=("ttr",),
-                       use_rollups=use_rollups)
+    reading = reading or Reading(start=start, end=end, tier=tier, category=category, agent=agent,
+                                 use_rollups=use_rollups)
+    measured = measure(reading, by=step, durations=("ttr",))
+    start, end = reading.start, reading.end
     day = timezone.localdate(start)
     if step == "week":
         day = _week(day)
