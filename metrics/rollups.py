@@ -86,6 +86,7 @@ def _changed_days(after_event_id: int, first: date, until: date) -> set:
     return set(
         Event.objects.filter(ticket_id__in=changed, at__gte=midnight(first), at__lt=midnight(until))
         .annotate(day=TruncDate("at"))
+        .order_by()
         .values_list("day", flat=True)
         .distinct()
     )

@@ -328,7 +328,7 @@ def backlog(tickets) -> dict:
     rows = (
         tickets.filter(status__in=OPEN_STATUSES)
         .values("tier__code", "status")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))  # counted from the backlog index alone
         .order_by()
     )
     by_tier, by_status, total = {}, {}, 0
@@ -432,9 +432,9 @@ def backlog_by_age(tickets=None) -> dict:
     day = timedelta(days=1)
     return tickets.aggregate(
         **{
-            "<1d": Count("id", filter=Q(created_at__gt=now - day)),
-            "1-3d": Count("id", filter=Q(created_at__lte=now - day, created_at__gt=now - 3 * day)),
-            "3-7d": Count("id", filter=Q(created_at__lte=now - 3 * day, created_at__gt=now - 7 * day)),
-            ">7d": Count("id", filter=Q(created_at__lte=now - 7 * day)),
+            "<1d": Count("created_at", filter=Q(created_at__gt=now - day)),
+            "1-3d": Count("created_at", filter=Q(created_at__lte=now - day, created_at__gt=now - 3 * day)),
+            "3-7d": Count("created_at", filter=Q(created_at__lte=now - 3 * day, created_at__gt=now - 7 * day)),
+            ">7d": Count("created_at", filter=Q(created_at__lte=now - 7 * day)),
         }
     )
