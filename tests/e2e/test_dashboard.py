@@ -88,3 +88,15 @@ def test_manager_reads_the_dashboard_and_downloads_a_csv(page, live_server, alic
     assert rows[0][:3] == ["key", "label", "created"]
     by_tier = {row[0]: row for row in rows[1:]}
     assert by_tier["L1"][2] == "6" and by_tier["L2"][2] == "0"
+
+    # The resolution rate opens the six tickets behind it, four of them counted as resolved.
+    with page.expect_navigation():
+        page.locator("[data-metric=resolution_rate] .value a").click()
+    expect(page.locator("#drill-title")).to_have_text("Resolution rate")
+    expect(page.locator("#drill-table tr[data-ticket-id]")).to_have_count(6)
+    expect(page.locator("#drill-table tr[data-counted=yes]")).to_have_count(4)
+    expect(page.locator("#drill-counted")).to_have_text("4")
+    screenshot(page, "dashboard-drill-down")
+    with page.expect_navigation():
+        page.locator("#drill-table tr[data-counted=yes] td a").first.click()
+    expect(page).to_have_url(re.compile(r"/desk/t/\d+/$"))
