@@ -212,7 +212,8 @@ TICKET_COLUMNS = (
     "resolved_at, closed_at, response_due_at, escalation_due_at, resolution_due_at, affected_item, steps_before, "
     "findings, resolution_summary, waiting_from, reopen_count, csat_rating, csat_comment, assignee_id, category_id, "
     "created_by_id, repeat_of_id, requester_id, tier_id, escalation_warn_at, resolution_warn_at, response_warn_at, "
-    "sla_flags, sla_next_check_at, sla_paused, sla_paused_at, search_text, tracking_salt, tracking_token_hash"
+    "sla_flags, sla_next_check_at, sla_paused, sla_paused_at, search_text, tracking_salt, tracking_token_hash, "
+    "resolve_business_us"
 )
 EVENT_COLUMNS = (
     "id, ticket_id, kind, at, actor_id, actor_requester_id, actor_role, from_status, to_status, from_tier_id, "
@@ -448,7 +449,7 @@ class TicketState:
 
     __slots__ = (
         "affected_item", "assignee_id", "closed_at", "created_at", "csat_comment", "csat_rating",
-        "escalation_due_at", "escalation_warn_at", "findings", "first_response_at", "priority", "reopen_count",
+        "escalation_due_at", "escalation_warn_at", "findings", "first_response_at", "priority", "reopen_count", "resolve_business_us",
         "resolution_due_at", "resolution_summary", "resolution_warn_at", "resolved_at", "response_due_at",
         "response_warn_at", "sla_flags", "sla_next_check_at", "sla_paused", "sla_paused_at", "status",
         "steps_before", "tier_id", "updated_at", "version", "waiting_from",
@@ -463,6 +464,7 @@ def opened_ticket(created: datetime, tier_id: int, priority: str) -> TicketState
     state.status, state.tier_id, state.priority = "new", tier_id, priority
     state.created_at = state.updated_at = created
     state.first_response_at = state.resolved_at = state.closed_at = state.assignee_id = state.csat_rating = None
+    state.resolve_business_us = None
     state.waiting_from = state.affected_item = state.steps_before = state.findings = ""
     state.resolution_summary = state.csat_comment = ""
     state.version, state.reopen_count = 1, 0
@@ -710,9 +712,13 @@ class Chunk:
         self._apply("resume", self._agent(rng), at, {"waiting_from": ""})
 
     def _resolve(self, rng, at, step):
+        from tickets.deadlines import business_time_to_resolve
+
         changes = {} if self.state.affected_item else self._diagnosis(rng)
         changes["resolution_summary"] = rng.choice(RESOLUTIONS).format(item=self.item)
         changes["resolved_at"] = at
+        changes["resolve_business_us"] = business_time_to_resolve(self.state.created_at, at, self.state.tier_id,
+                                                                  self.state.priority)
         self._apply("resolve", self._agent(rng), at, changes)
 
     def _escalate(self, rng, at, step):
@@ -824,7 +830,7 @@ class Chunk:
             f"{_value(repeat_of)}\t{self.requester}\t{state.tier_id}\t{t(state.escalation_warn_at)}\t"
             f"{t(state.resolution_warn_at)}\t{t(state.response_warn_at)}\t{state.sla_flags}\t"
             f"{t(state.sla_next_check_at)}\t{_interval(state.sla_paused)}\t{t(state.sla_paused_at)}\t"
-            f"{NEWLINE.join(self.search_text)}\t{salt}\t{token_hash}\n"
+            f"{NEWLINE.join(self.search_text)}\t{salt}\t{token_hash}\t{_value(state.resolve_business_us)}\n"
         )
 
 

@@ -66,6 +66,8 @@ SUMMARY = inline_serializer(
             "total": serializers.IntegerField(),
             "by_tier": serializers.DictField(child=serializers.IntegerField()),
             "by_status": serializers.DictField(child=serializers.IntegerField()),
+            "by_age": serializers.DictField(child=serializers.IntegerField(),
+                                            help_text="Open tickets by age: <1d, 1-3d, 3-7d, >7d."),
         }),
     },
 )

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET
 
 from metrics import charts
 from metrics.selectors import backlog as open_backlog
-from metrics.selectors import Reading, backlog_by_age, breakdown, summary, tickets_for, trend, weakest
+from metrics.selectors import Reading, breakdown, summary, tickets_for, trend, weakest
 from tickets.models import Category
 from tickets.workflow import OPEN_STATUSES, Status
 from tiers.models import Tier
@@ -108,6 +108,7 @@ class Filters:
     category: Category | None = None
     agent: object = None
     problems: list = field(default_factory=list)
+    drill_base: tuple | None = field(default=None, repr=False, compare=False)  # drill_url's (path, params)
 
     @property
     def previous(self) -> tuple[datetime, datetime]:
@@ -149,15 +150,16 @@ class Filters:
 
 
 def drill_url(filters: Filters, metric: str, **extra) -> str:
-    """The list of tickets behind a number of the dashboard with these filters; `extra` overrides or narrows them
-    (None removes a filter)."""
-    params = {**filters.params(), "metric": metric}
-    for key, value in extra.items():
-        if value is None:
-            params.pop(key, None)
-        else:
-            params[key] = value
-    return f"{reverse('dashboard:tickets')}?{urlencode(params)}"
+    """The list of tickets behind a number of the dashboard with these filters; `extra` overrides or narrows
+    them (None removes a filter)."""
+    base = filters.drill_base
+    if base is None:
+        base = filters.drill_base = (reverse("dashboard:tickets"), filters.params())
+    path, params = base
+    if any(key in params for key in extra):
+        params = {key: value for key, value in params.items() if key not in extra}
+    query = urlencode({**params, "metric": metric, **{k: v for k, v in extra.items() if v is not None}})
+    return f"{path}?{query}"
 
 
 def _param(params, name: str) -> str:
@@ -405,7 +407,7 @@ def weakest_list(rows: list[dict], metric: str, kind: str, behind: str, filters:
     ]
 
 
-def backlog_tables(backlog: dict, ages: dict, tiers: list, filters: Filters, now: datetime) -> dict:
+def backlog_tables(backlog: dict, tiers: list, filters: Filters, now: datetime) -> dict:
     base = filters.desk_params()
     by_tier = [
         {"label": f"{tier.code} {tier.name}", "count": backlog["by_tier"].get(tier.code, 0),
@@ -425,7 +427,7 @@ def backlog_tables(backlog: dict, ages: dict, tiers: list, filters: Filters, now
             params["created_after"] = (now - timedelta(days=older_than_days)).isoformat()
         if newer_than_days is not None:
             params["created_before"] = (now - timedelta(days=newer_than_days)).isoformat()
-        by_age.append({"label": label, "count": ages.get(key, 0), "link": _desk(params)})
+        by_age.append({"label": label, "count": backlog["by_age"].get(key, 0), "link": _desk(params)})
     return {"total": backlog["total"], "total_link": _desk(base), "by_tier": by_tier, "by_status": by_status,
             "by_age": by_age}
 
@@ -515,7 +517,6 @@ def index(request):
     rows = {by: breakdown(by=by, reading=reading) for by in BREAKDOWNS}
     trend_rows = trend(step=filters.step, reading=reading)
     tiers = list(Tier.objects.order_by("level"))
-    ages = backlog_by_age(tickets_for(**chosen))
     query = urlencode(filters.params())
     csv_urls = {name: f"{reverse('dashboard:export', args=[name])}?{query}" for name in EXPORTS}
     context = {
@@ -534,7 +535,7 @@ def index(request):
         "breakdowns": [breakdown_table(rows[by], by, filters, csv_urls[f"by_{by}"]) for by in BREAKDOWNS],
         "weakest_repeat": weakest_list(rows["category"], "repeat_contact_rate", "rate", "repeat_contacts", filters),
         "weakest_ttr": weakest_list(rows["category"], "ttr_median", "duration", "time_to_resolve", filters),
-        "backlog": backlog_tables(current["backlog"], ages, tiers, filters, now),
+        "backlog": backlog_tables(current["backlog"], tiers, filters, now),
         "csv": csv_urls,
     }
     return render(request, "dashboard/index.html", context)
@@ -575,7 +576,6 @@ def export_rows(table: str, filters: Filters) -> list[list]:
     if table == "backlog":
         tickets = tickets_for(**chosen)
         backlog = open_backlog(tickets)
-        ages = backlog_by_age(tickets)
         tier_codes = [t.code for t in Tier.objects.order_by("level")]
         tier_codes += [code for code in backlog["by_tier"] if code not in tier_codes]
         return [
@@ -583,7 +583,7 @@ def export_rows(table: str, filters: Filters) -> list[list]:
             ["total", "", backlog["total"]],
             *(["tier", code, backlog["by_tier"].get(code, 0)] for code in tier_codes),
             *(["status", str(status), backlog["by_status"].get(status, 0)] for status in OPEN_STATUSES),
-            *(["age", key, ages.get(key, 0)] for key in AGE_BUCKETS),
+            *(["age", key, backlog["by_age"].get(key, 0)] for key in AGE_BUCKETS),
         ]
     raise Http404
 

@@ -18,10 +18,10 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRe
 from django.utils import timezone
 
 from metrics.models import DURATIONS
+from tickets.deadlines import business_time_to_resolve
 from tickets.models import Event, Ticket
 from tickets.workflow import EventKind, Status
-from tiers.selectors import lowest_tier, sla_policy_for
-from tiers.sla import business_time_between
+from tiers.selectors import lowest_tier
 
 DONE = (Status.RESOLVED, Status.CLOSED)
 MICROSECOND = timedelta(microseconds=1)
@@ -79,14 +79,6 @@ Grouping = Callable[[object, int, int | None, int | None], object]
 
 def micro(delta: timedelta) -> int:
     return delta // MICROSECOND
-
-
-def business_micro(created, resolved, tier_id: int, priority: str) -> int | None:
-    """Business time from creation to resolution in the calendar of the ticket's tier and priority."""
-    found = sla_policy_for(tier_id, priority)
-    if found is None:
-        return None
-    return micro(business_time_between(created, resolved, found[1]))
 
 
 def in_ranges(name: str, ranges) -> Q:
@@ -160,15 +152,18 @@ def at_tier_tickets(scope: Scope, ranges, tier):
     ).annotate(left_tier=_had(EventKind.ESCALATED, from_tier=tier))
 
 
-def collect(ranges, scope: Scope, group: Grouping) -> dict:
-    """Facts of the moments in `ranges` (a list of [start, end) pairs), grouped by `group`. Six queries."""
+def collect(ranges, scope: Scope, group: Grouping, *, durations=DURATIONS, flow: bool = True) -> dict:
+    """Facts of the moments in `ranges` (a list of [start, end) pairs), grouped by `group`. Six queries.
+    Only the kinds of duration named in `durations` are gathered, and the tier flow only with `flow`."""
     ranges = list(ranges)
     facts: dict = {}
     if not ranges:
         return facts
+    zone = timezone.get_current_timezone()
+    business = "ttr_business" in durations
 
     def at(moment, tier_id, category_id, assignee_id) -> Facts:
-        key = group(timezone.localdate(moment), tier_id, category_id, assignee_id)
+        key = group(moment.astimezone(zone).date(), tier_id, category_id, assignee_id)
         found = facts.get(key)
         if found is None:
             found = facts[key] = Facts()
@@ -196,7 +191,7 @@ def collect(ranges, scope: Scope, group: Grouping) -> dict:
                 counts["responded_in_time"] += in_time
 
     # Per-tier escalation: the tiers each created ticket was at, and the ones it was escalated out of.
-    if where_created:
+    if flow and where_created:
         visited, left = set(), set()
         for ticket_id, kind, from_tier, to_tier in (
             Event.objects.filter(ticket__in=created.values("pk"), kind__in=FLOW_KINDS)
@@ -211,10 +206,10 @@ def collect(ranges, scope: Scope, group: Grouping) -> dict:
         for ticket_id, tier_id in left:
             where_created[ticket_id].flow[(tier_id, "escalated_out")] += 1
 
-    for tier_id, category_id, assignee_id, created_at, resolved_at, due, priority, flr, fcr, in_time in (
+    for tier_id, category_id, assignee_id, created_at, resolved_at, due, priority, flr, fcr, in_time, stored in (
         resolved_tickets(scope, ranges).values_list(
             "tier_id", "category_id", "assignee_id", "created_at", "resolved_at", "resolution_due_at", "priority",
-            "is_flr", "is_fcr", "resolved_in_time",
+            "is_flr", "is_fcr", "resolved_in_time", "resolve_business_us",
         )
     ):
         bucket = at(resolved_at, tier_id, category_id, assignee_id)
@@ -226,9 +221,12 @@ def collect(ranges, scope: Scope, group: Grouping) -> dict:
             counts["with_due"] += 1
             counts["in_time"] += in_time
         bucket.durations["ttr"].append(micro(resolved_at - created_at))
-        business = business_micro(created_at, resolved_at, tier_id, priority)
-        if business is not None:
-            bucket.durations["ttr_business"].append(business)
+        if business:
+            # Kept on the ticket when it was resolved; computed here for tickets resolved before it was kept.
+            if stored is None:
+                stored = business_time_to_resolve(created_at, resolved_at, tier_id, priority)
+            if stored is not None:
+                bucket.durations["ttr_business"].append(stored)
 
     for tier_id, category_id, assignee_id, closed_at, rating, satisfied in rated_tickets(scope, ranges).values_list(
         "tier_id", "category_id", "assignee_id", "closed_at", "csat_rating", "satisfied"

@@ -18,14 +18,15 @@ import secrets
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from metrics.facts import Scope, collect
+from metrics.facts import DONE, Scope, collect
 from metrics.models import COUNTS, DURATIONS, DailyMetrics, DailyTierFlow, RollupState
-from tickets.models import Event
+from tickets.deadlines import business_time_to_resolve
+from tickets.models import Event, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -96,9 +97,41 @@ def _max_event_id() -> int:
     return Event.objects.aggregate(top=Max("id"))["top"] or 0
 
 
+BACKFILL_BATCH = 5000
+
+
+def backfill_business_times() -> int:
+    """Keep the business time to resolve on resolved tickets that lack it (resolved before it was kept)."""
+    filled = 0
+    last_id = 0
+    while True:
+        batch = list(
+            Ticket.objects.filter(pk__gt=last_id, status__in=DONE, resolve_business_us__isnull=True)
+            .order_by("pk").values_list("pk", "created_at", "resolved_at", "tier_id", "priority")[:BACKFILL_BATCH]
+        )
+        if not batch:
+            return filled
+        last_id = batch[-1][0]
+        values = {pk: business_time_to_resolve(created, resolved, tier_id, priority)
+                  for pk, created, resolved, tier_id, priority in batch if resolved is not None}
+        values = {pk: us for pk, us in values.items() if us is not None}
+        if connection.vendor == "postgresql" and values:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE tickets_ticket t SET resolve_business_us = v.us "
+                    "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, us) WHERE t.id = v.id",
+                    [list(values), list(values.values())],
+                )
+        elif values:
+            Ticket.objects.bulk_update([Ticket(pk=pk, resolve_business_us=us) for pk, us in values.items()],
+                                       ["resolve_business_us"], batch_size=500)
+        filled += len(values)
+
+
 def rebuild(*, progress=None, now=None) -> RollupState:
     """Recompute every day from the first event to yesterday. `progress(days_done, days_total)` is told along."""
     now = now or timezone.now()
+    backfill_business_times()
     with transaction.atomic():
         state = _locked_state()
         mark = _max_event_id()

@@ -27,6 +27,7 @@ from metrics.rollups import Plan
 from tickets.models import Category, Ticket
 from tickets.workflow import OPEN_STATUSES
 from tiers.models import Tier
+from tiers.selectors import tier_by_id
 
 MICROSECONDS = 1_000_000
 
@@ -71,7 +72,6 @@ GROUPINGS = {
 @dataclass
 class Measured:
     counts: Counter = field(default_factory=Counter)
-    flow: Counter = field(default_factory=Counter)
     # name -> {"median", "p90", "mean"} in seconds (None when there is no duration)
     durations: dict = field(default_factory=dict)
 
@@ -92,33 +92,56 @@ SET_OF = {"none": None, "tier": "tier_id", "category": "category_id", "agent": "
 class Reading:
     """One period and scope, read once for everything a page shows of it: which days come from the rollups,
     the live facts per cell (regrouped for each grouping), and the rollups' counts for every grouping asked for
-    in one query."""
+    in one query. `durations` names the kinds of duration wanted (the others are not computed)."""
 
-    def __init__(self, *, start, end, tier=None, category=None, agent=None, use_rollups: bool = True):
+    def __init__(self, *, start, end, tier=None, category=None, agent=None, use_rollups: bool = True,
+                 durations=DURATIONS, flow: bool = True):
         self.start, self.end = start, end
         self.scope = Scope(tier, category, agent)
         self.plan = Plan(start, end, use_rollups=use_rollups)
+        self.durations = tuple(durations)
+        self.with_flow = flow  # the per-tier escalation flow is gathered (breakdowns by tier need it)
         self._cells = None
+        self._live: dict = {}
         self._stored: dict = {}
+        self._flow = None
 
     def live(self, by: str) -> dict:
-        """{group: Facts} read live, grouped `by`."""
+        """{group: Facts} read live, grouped `by` (not to be changed by the caller)."""
         if self._cells is None:
-            self._cells = collect(self.plan.live, self.scope, _by_cell)
-        key = GROUPINGS[by][0]
-        grouped: dict = {}
-        for cell, facts in self._cells.items():
-            grouped.setdefault(key(*cell), Facts()).add(facts)
-        return grouped
+            self._cells = collect(self.plan.live, self.scope, _by_cell, durations=self.durations,
+                                  flow=self.with_flow)
+        if by not in self._live:
+            key = GROUPINGS[by][0]
+            grouped: dict = {}
+            for cell, facts in self._cells.items():
+                grouped.setdefault(key(*cell), Facts()).add(facts)
+            self._live[by] = grouped
+        return self._live[by]
+
+    def flow(self) -> Counter:
+        """(tier id, "visited" | "escalated_out") -> count, over the period's created tickets (rollups + live)."""
+        if self._flow is None:
+            if not self.with_flow:
+                raise ValueError("This reading was made without the tier flow.")
+            self._flow = Counter()
+            for facts in self.live("none").values():
+                self._flow.update(facts.flow)
+            if self.plan.uses_rollups:
+                rows = self.plan.rollup_rows(DailyTierFlow, self.scope).values("at_tier_id").order_by()
+                for row in rows.annotate(visited_n=Sum("visited"), out_n=Sum("escalated_out")):
+                    self._flow.update({(row["at_tier_id"], "visited"): row["visited_n"],
+                                       (row["at_tier_id"], "escalated_out"): row["out_n"]})
+        return self._flow
 
     def stored(self, by: str) -> dict:
-        """{group: (counts, flow)} added up from the rollups."""
+        """{group: counts} added up from the rollups."""
         if by not in self._stored:
             self.prefetch(by)
         return self._stored[by]
 
     def prefetch(self, *groupings: str) -> None:
-        """Add up the rollups for several groupings at once (on PostgreSQL with GROUPING SETS: two queries)."""
+        """Add up the rollups for several groupings at once (on PostgreSQL with GROUPING SETS: one query)."""
         wanted = [by for by in dict.fromkeys(groupings) if by not in self._stored]
         if not wanted:
             return
@@ -130,22 +153,16 @@ class Reading:
             self._prefetch_grouping_sets(wanted)
             return
         for by in wanted:
-            rollup_key = GROUPINGS[by][1]
-            rows = self.plan.rollup_rows(DailyMetrics, self.scope).annotate(g=rollup_key()).values("g").order_by()
+            rows = (self.plan.rollup_rows(DailyMetrics, self.scope).annotate(g=GROUPINGS[by][1]())
+                    .values("g").order_by())
             for row in rows.annotate(**{name: Sum(name) for name in COUNTS}):
-                self._add(by, row["g"], counts={name: row[name] for name in COUNTS})
-            flows = (self.plan.rollup_rows(DailyTierFlow, self.scope).annotate(g=rollup_key())
-                     .values("g", "at_tier_id").order_by())
-            for row in flows.annotate(visited_n=Sum("visited"), out_n=Sum("escalated_out")):
-                self._add(by, row["g"], flow={(row["at_tier_id"], "visited"): row["visited_n"],
-                                              (row["at_tier_id"], "escalated_out"): row["out_n"]})
+                self._add(by, row["g"], {name: row[name] for name in COUNTS})
 
-    def _add(self, by: str, key, *, counts=None, flow=None) -> None:
+    def _add(self, by: str, key, counts: dict) -> None:
         if by in ("week", "day") and isinstance(key, datetime):
             key = key.date()
-        counts_now, flow_now = self._stored[by].setdefault(None if by == "none" else key, (Counter(), Counter()))
-        counts_now.update({name: value for name, value in (counts or {}).items() if value})
-        flow_now.update({name: value for name, value in (flow or {}).items() if value})
+        found = self._stored[by].setdefault(None if by == "none" else key, Counter())
+        found.update({name: value for name, value in counts.items() if value})
 
     def _prefetch_grouping_sets(self, wanted: list) -> None:
         columns = [column for column in SET_COLUMNS if column in {SET_OF[by] for by in wanted}]
@@ -154,52 +171,37 @@ class Reading:
                    for by in wanted}
         by_mask = {mask: by for by, mask in mask_of.items()}
         grouping = f"GROUPING({', '.join(columns)})" if columns else "0"
-        for model, extra, measures in (
-            (DailyMetrics, (), [f"SUM({name})" for name in COUNTS]),
-            (DailyTierFlow, ("at_tier_id",), ["SUM(visited)", "SUM(escalated_out)"]),
-        ):
-            sets = ", ".join(
-                "(" + ", ".join(((SET_OF[by],) if SET_OF[by] else ()) + extra) + ")" for by in wanted
-            )
-            fields = ("day", "tier_id", "category_id", "assignee_id", *extra,
-                      *(COUNTS if model is DailyMetrics else ("visited", "escalated_out")))
-            inner, params = self.plan.rollup_rows(model, self.scope).values(*fields).order_by().query.sql_with_params()
-            selected = ", ".join([grouping, *columns, *extra, *measures])
-            sql = (
-                f"SELECT {selected} "
-                f"FROM (SELECT r.*, date_trunc('week', r.day)::date AS week FROM ({inner}) r) s "
-                f"GROUP BY GROUPING SETS ({sets})"
-            )
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                rows = cursor.fetchall()
-            for mask, *values in rows:
+        sets = ", ".join(f"({SET_OF[by] or ''})" for by in wanted)
+        inner, params = (self.plan.rollup_rows(DailyMetrics, self.scope)
+                         .values("day", "tier_id", "category_id", "assignee_id", *COUNTS)
+                         .order_by().query.sql_with_params())
+        selected = ", ".join([grouping, *columns, *(f"SUM({name})" for name in COUNTS)])
+        sql = (
+            f"SELECT {selected} "
+            f"FROM (SELECT r.*, date_trunc('week', r.day)::date AS week FROM ({inner}) r) s "
+            f"GROUP BY GROUPING SETS ({sets})"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for mask, *values in cursor.fetchall():
                 by = by_mask[mask]
-                keys = dict(zip((*columns, *extra), values))
-                sums = values[len(columns) + len(extra):]
-                key = keys.get(SET_OF[by]) if SET_OF[by] else None
-                if model is DailyMetrics:
-                    self._add(by, key, counts=dict(zip(COUNTS, sums)))
-                else:
-                    self._add(by, key, flow={(keys["at_tier_id"], "visited"): sums[0],
-                                             (keys["at_tier_id"], "escalated_out"): sums[1]})
+                key = dict(zip(columns, values)).get(SET_OF[by]) if SET_OF[by] else None
+                self._add(by, key, dict(zip(COUNTS, values[len(columns):])))
 
 
-def measure(reading: Reading, *, by: str = "none", durations=DURATIONS) -> dict:
+def measure(reading: Reading, *, by: str = "none", durations=None) -> dict:
     """The facts of the reading grouped `by`, with duration statistics: {key: Measured}.
 
     The number of queries depends on neither the number of tickets nor the number of groups."""
     live = reading.live(by)
-    results = {key: Measured(counts=Counter(facts.counts), flow=Counter(facts.flow)) for key, facts in live.items()}
+    results = {key: Measured(counts=Counter(facts.counts)) for key, facts in live.items()}
 
     def result(key) -> Measured:
         return results.setdefault(None if by == "none" else key, Measured())
 
-    for key, (counts, flow) in reading.stored(by).items():
-        found = result(key)
-        found.counts.update(counts)
-        found.flow.update(flow)
-    for name in durations:
+    for key, counts in reading.stored(by).items():
+        result(key).counts.update(counts)
+    for name in reading.durations if durations is None else durations:
         values = {key: facts.durations[name] for key, facts in live.items() if facts.durations[name]}
         for key, stats in _duration_stats(reading.plan, reading.scope, by, name, values).items():
             result(key).durations[name] = stats
@@ -291,9 +293,9 @@ def summary(*, start=None, end=None, tier=None, category=None, agent=None, use_r
     """Every metric of PRODUCT.md for the period (or the `reading` given). `durations` and `with_backlog` can
     leave out what a caller does not show (those keys are then None)."""
     reading = reading or Reading(start=start, end=end, tier=tier, category=category, agent=agent,
-                                 use_rollups=use_rollups)
+                                 use_rollups=use_rollups, durations=durations, flow=False)
     scope = reading.scope
-    measured = measure(reading, durations=durations).get(None) or Measured()
+    measured = measure(reading).get(None) or Measured()
     counts = measured.counts
     created = counts["created"]
     repeat_contacts = counts["repeats"] + counts["reopens"]
@@ -323,20 +325,30 @@ def summary(*, start=None, end=None, tier=None, category=None, agent=None, use_r
     }
 
 
-def backlog(tickets) -> dict:
-    """Open tickets now, by tier and by status (one query)."""
-    rows = (
-        tickets.filter(status__in=OPEN_STATUSES)
-        .values("tier__code", "status")
-        .annotate(n=Count("*"))  # counted from the backlog index alone
-        .order_by()
-    )
-    by_tier, by_status, total = {}, {}, 0
+AGE_BUCKETS = (("<1d", 0, 1), ("1-3d", 1, 3), ("3-7d", 3, 7), (">7d", 7, None))
+
+
+def backlog(tickets, *, now=None) -> dict:
+    """Open tickets now, by tier, status and age (one query, from the backlog index alone)."""
+    now = now or timezone.now()
+    day = timedelta(days=1)
+    ages = {}
+    for name, newer, older in AGE_BUCKETS:
+        condition = Q(created_at__lte=now - newer * day) if newer else Q()
+        if older is not None:
+            condition &= Q(created_at__gt=now - older * day)
+        ages[f"age_{name}"] = Count("created_at", filter=condition)
+    rows = tickets.filter(status__in=OPEN_STATUSES).values("tier_id", "status").annotate(
+        n=Count("*"), **ages).order_by()
+    by_tier, by_status, by_age, total = {}, {}, {name: 0 for name, _newer, _older in AGE_BUCKETS}, 0
     for row in rows:
-        by_tier[row["tier__code"]] = by_tier.get(row["tier__code"], 0) + row["n"]
+        code = tier_by_id(row["tier_id"]).code
+        by_tier[code] = by_tier.get(code, 0) + row["n"]
         by_status[row["status"]] = by_status.get(row["status"], 0) + row["n"]
+        for name in by_age:
+            by_age[name] += row[f"age_{name}"]
         total += row["n"]
-    return {"total": total, "by_tier": by_tier, "by_status": by_status}
+    return {"total": total, "by_tier": by_tier, "by_status": by_status, "by_age": by_age}
 
 
 # --- breakdowns and trends ------------------------------------------------------
@@ -363,11 +375,9 @@ def breakdown(*, start=None, end=None, by: str, tier=None, category=None, agent=
     if by not in BREAKDOWNS:
         raise ValueError(f"Unknown breakdown {by!r}")
     reading = reading or Reading(start=start, end=end, tier=tier, category=category, agent=agent,
-                                 use_rollups=use_rollups)
+                                 use_rollups=use_rollups, durations=("ttr",))
     measured = measure(reading, by=by, durations=("ttr",))
-    flow = Counter()
-    for found in measured.values():
-        flow.update(found.flow)
+    flow = reading.flow() if by == "tier" else Counter()
     rows = []
     for pk, key, label in _groups(by):
         found = measured.get(pk) or Measured()
@@ -407,7 +417,7 @@ def trend(*, start=None, end=None, step: str = "day", tier=None, category=None, 
     if step not in ("day", "week"):
         raise ValueError(f"Unknown step {step!r}")
     reading = reading or Reading(start=start, end=end, tier=tier, category=category, agent=agent,
-                                 use_rollups=use_rollups)
+                                 use_rollups=use_rollups, durations=("ttr",))
     measured = measure(reading, by=step, durations=("ttr",))
     start, end = reading.start, reading.end
     day = timezone.localdate(start)
@@ -423,18 +433,3 @@ def trend(*, start=None, end=None, step: str = "day", tier=None, category=None, 
                      "repeat_contacts": counts["repeats"] + counts["reopens"]})
         day += timedelta(days=1 if step == "day" else 7)
     return rows
-
-
-def backlog_by_age(tickets=None) -> dict:
-    """Open tickets by how long ago they were opened."""
-    now = timezone.now()
-    tickets = (tickets if tickets is not None else Ticket.objects.all()).filter(status__in=OPEN_STATUSES)
-    day = timedelta(days=1)
-    return tickets.aggregate(
-        **{
-            "<1d": Count("created_at", filter=Q(created_at__gt=now - day)),
-            "1-3d": Count("created_at", filter=Q(created_at__lte=now - day, created_at__gt=now - 3 * day)),
-            "3-7d": Count("created_at", filter=Q(created_at__lte=now - 3 * day, created_at__gt=now - 7 * day)),
-            ">7d": Count("created_at", filter=Q(created_at__lte=now - 7 * day)),
-        }
-    )

@@ -143,3 +143,12 @@ def breaches(ticket, now: datetime) -> list[str]:
         if due is not None and (ends[clock] or now) > due:
             missed.append(clock.value)
     return missed
+
+
+def business_time_to_resolve(created_at: datetime, resolved_at: datetime, tier_id: int, priority: str) -> int | None:
+    """Business time from creation to resolution in microseconds, in the calendar of the tier and priority's SLA
+    policy (None without a policy)."""
+    found = sla_policy_for(tier_id, priority)
+    if found is None:
+        return None
+    return business_time_between(created_at, resolved_at, found[1]) // timedelta(microseconds=1)

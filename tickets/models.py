@@ -97,6 +97,10 @@ class Ticket(models.Model):
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
     first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    # Business time from creation to the last resolution, in microseconds, in the calendar of the tier and
+    # priority at that moment (kept for the metrics; None while not resolved or without a policy).
+    resolve_business_us = models.BigIntegerField(_("business time to resolve (µs)"), null=True, blank=True,
+                                                 editable=False)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     response_due_at = models.DateTimeField(_("response due at"), null=True, blank=True)
     escalation_due_at = models.DateTimeField(_("escalation due at"), null=True, blank=True)

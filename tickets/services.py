@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from tickets import outbox
 from tickets.portal import tokens
-from tickets.deadlines import CLOCK_FIELDS, Clock, clock_changes, due_points, next_check
+from tickets.deadlines import CLOCK_FIELDS, Clock, business_time_to_resolve, clock_changes, due_points, next_check
 from tickets.exceptions import TicketError, not_found
 from tickets.models import (
     Attachment,
@@ -256,6 +256,8 @@ def ticket_resolve(
     changes["resolution_summary"] = (summary or "").strip()
     ticket, transition = _prepare(actor, ticket_id, Action.RESOLVE, version, values=changes)
     changes["resolved_at"] = timezone.now()
+    changes["resolve_business_us"] = business_time_to_resolve(ticket.created_at, changes["resolved_at"],
+                                                              ticket.tier_id, ticket.priority)
     return _apply(ticket, transition, actor, changes=changes)
 
 

@@ -7,6 +7,7 @@ import time_machine
 from metrics import selectors
 from tests.factories import CategoryFactory, make_ticket
 from tickets import services
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +79,9 @@ def test_trend_counts_reopens_as_repeat_contacts_like_the_summary(history, as_al
 
 def test_backlog_by_age(history):
     with time_machine.travel(T0 + timedelta(days=20), tick=False):
-        assert selectors.backlog_by_age() == {"<1d": 0, "1-3d": 0, "3-7d": 0, ">7d": 1}
+        assert selectors.backlog(Ticket.objects.all())["by_age"] == {"<1d": 0, "1-3d": 0, "3-7d": 0, ">7d": 1}
+    with time_machine.travel(T0 + timedelta(days=2, hours=5 + 30), tick=False):
+        assert selectors.backlog(Ticket.objects.all())["by_age"] == {"<1d": 0, "1-3d": 1, "3-7d": 0, ">7d": 0}
 
 
 def test_breakdown_and_trend_api(history, mona):

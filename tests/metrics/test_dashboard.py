@@ -314,7 +314,7 @@ def test_backlog_csv(client, mona, history):
     counts = {(d, k): int(n) for d, k, n in rows[1:]}
     with time_machine.travel(NOW, tick=False):
         backlog = selectors.summary(start=NOW - timedelta(days=30), end=NOW)["backlog"]
-        ages = selectors.backlog_by_age()
+        ages = backlog["by_age"]
     assert counts[("total", "")] == backlog["total"] == 2
     assert counts[("tier", "L1")] == backlog["by_tier"]["L1"] and counts[("tier", "L3")] == 0
     assert counts[("status", "diagnosing")] == backlog["by_status"]["diagnosing"]

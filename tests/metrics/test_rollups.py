@@ -19,6 +19,7 @@ from metrics.tasks import refresh_rollups
 from tests.factories import CategoryFactory
 from tests.metrics.test_oracle import START, histories
 from tickets import services
+from tickets.deadlines import business_time_to_resolve
 from tickets.models import Category, Event, Ticket
 from tickets.policy import Actor
 from tiers.models import Tier
@@ -196,3 +197,20 @@ def test_days_are_local_days(history, settings):
     local_day = timezone.localdate(ticket.created_at)
     assert DailyMetrics.objects.filter(day=local_day, tier=ticket.tier, category=ticket.category,
                                        assignee=ticket.assignee, created__gte=1).exists()
+
+
+def test_the_business_time_to_resolve_is_kept_and_backfilled(history):
+    resolved = Ticket.objects.filter(status__in=("resolved", "closed"))
+    ticket = resolved.order_by("pk").first()
+    assert ticket.resolve_business_us == business_time_to_resolve(ticket.created_at, ticket.resolved_at,
+                                                                  ticket.tier_id, ticket.priority)
+    assert not resolved.filter(resolve_business_us__isnull=True).exists()
+    with time_machine.travel(NOW, tick=False):
+        before = selectors.summary(start=START, end=NOW)
+        # Tickets resolved before the business time was kept: computed live, filled in by the rebuild.
+        resolved.update(resolve_business_us=None)
+        assert selectors.summary(start=START, end=NOW) == before
+        rollups.rebuild()
+        assert resolved.filter(resolve_business_us__isnull=True).count() == 0
+        assert Ticket.objects.get(pk=ticket.pk).resolve_business_us == ticket.resolve_business_us
+        assert selectors.summary(start=START, end=NOW) == before
