@@ -142,18 +142,26 @@ def cache_key(*parts) -> str:
     return "metrics:windows:" + hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def cached_windows(key: str, compute) -> dict:
-    """The windows kept under `key`, computed (and kept) when missing; the cache being down only costs time."""
+def cached(key: str, compute):
+    """The value kept under `key`, computed (and kept) when missing; the cache being down only costs time."""
+    return cached_many({None: key}, lambda missing: {None: compute()})[None]
+
+
+def cached_many(keys: dict, compute) -> dict:
+    """{name: value} for `keys` ({name: cache key}); `compute(missing names)` gives {name: value} of the ones the
+    cache does not hold, which are then kept."""
     try:
-        found = cache.get(key)
+        found = cache.get_many(list(keys.values()))
     except Exception:  # noqa: BLE001 — a cache outage must not break the dashboard
-        logger.warning("Metrics cache unavailable; computing windows directly", exc_info=True)
-        found = None
-    if found is not None:
-        return found
-    found = compute()
-    try:
-        cache.set(key, found, CACHE_SECONDS)
-    except Exception:  # noqa: BLE001
-        logger.warning("Metrics cache unavailable; windows not kept", exc_info=True)
-    return found
+        logger.warning("Metrics cache unavailable; computing directly", exc_info=True)
+        found = {}
+    values = {name: found[key] for name, key in keys.items() if key in found}
+    missing = [name for name in keys if name not in values]
+    if missing:
+        computed = compute(missing)
+        values.update(computed)
+        try:
+            cache.set_many({keys[name]: computed[name] for name in missing}, CACHE_SECONDS)
+        except Exception:  # noqa: BLE001
+            logger.warning("Metrics cache unavailable; values not kept", exc_info=True)
+    return values

@@ -119,6 +119,10 @@ class Reading:
             self._live[by] = grouped
         return self._live[by]
 
+    def _cache_key(self, what) -> str:
+        plan = self.plan
+        return percentiles.cache_key("sums", plan.version, what, self.scope.key(), plan.first_day, plan.until_day)
+
     def flow(self) -> Counter:
         """(tier id, "visited" | "escalated_out") -> count, over the period's created tickets (rollups + live)."""
         if self._flow is None:
@@ -128,10 +132,12 @@ class Reading:
             for facts in self.live("none").values():
                 self._flow.update(facts.flow)
             if self.plan.uses_rollups:
-                rows = self.plan.rollup_rows(DailyTierFlow, self.scope).values("at_tier_id").order_by()
-                for row in rows.annotate(visited_n=Sum("visited"), out_n=Sum("escalated_out")):
-                    self._flow.update({(row["at_tier_id"], "visited"): row["visited_n"],
-                                       (row["at_tier_id"], "escalated_out"): row["out_n"]})
+                self._flow.update(percentiles.cached(
+                    self._cache_key("flow"),
+                    lambda: _flow_sums(self.plan.rollup_rows(DailyTierFlow, self.scope, all_days=True)),
+                ))
+                if self.plan.excluded:
+                    self._flow.subtract(_flow_sums(self.plan.excluded_rows(DailyTierFlow, self.scope)))
         return self._flow
 
     def stored(self, by: str) -> dict:
@@ -141,7 +147,10 @@ class Reading:
         return self._stored[by]
 
     def prefetch(self, *groupings: str) -> None:
-        """Add up the rollups for several groupings at once (on PostgreSQL with GROUPING SETS: one query)."""
+        """Add up the rollups for several groupings at once.
+
+        The sums over the whole day range are kept in the cache under the rollups' version (like the percentile
+        windows); the days read live instead are summed on their own and taken out."""
         wanted = [by for by in dict.fromkeys(groupings) if by not in self._stored]
         if not wanted:
             return
@@ -149,44 +158,66 @@ class Reading:
             self._stored[by] = {}
         if not self.plan.uses_rollups:
             return
-        if connection.vendor == "postgresql":
-            self._prefetch_grouping_sets(wanted)
-            return
+        keys = {by: self._cache_key(by) for by in wanted}
+        kept = percentiles.cached_many(
+            keys, lambda missing: _count_sums(self.plan.rollup_rows(DailyMetrics, self.scope, all_days=True), missing)
+        )
         for by in wanted:
-            rows = (self.plan.rollup_rows(DailyMetrics, self.scope).annotate(g=GROUPINGS[by][1]())
-                    .values("g").order_by())
-            for row in rows.annotate(**{name: Sum(name) for name in COUNTS}):
-                self._add(by, row["g"], {name: row[name] for name in COUNTS})
+            self._stored[by] = {key: Counter(counts) for key, counts in kept[by].items()}
+        if self.plan.excluded:
+            for by, sums in _count_sums(self.plan.excluded_rows(DailyMetrics, self.scope), wanted).items():
+                for key, counts in sums.items():
+                    self._stored[by].setdefault(key, Counter()).subtract(counts)
 
-    def _add(self, by: str, key, counts: dict) -> None:
+
+def _flow_sums(rows) -> dict:
+    totals: dict = {}
+    for row in rows.values("at_tier_id").order_by().annotate(visited_n=Sum("visited"), out_n=Sum("escalated_out")):
+        totals[(row["at_tier_id"], "visited")] = row["visited_n"]
+        totals[(row["at_tier_id"], "escalated_out")] = row["out_n"]
+    return totals
+
+
+def _count_sums(rows, groupings) -> dict:
+    """{grouping: {group: {count: sum}}} of rollup rows (on PostgreSQL in one GROUPING SETS query)."""
+    sums: dict = {by: {} for by in groupings}
+
+    def add(by, key, counts):
         if by in ("week", "day") and isinstance(key, datetime):
             key = key.date()
-        found = self._stored[by].setdefault(None if by == "none" else key, Counter())
-        found.update({name: value for name, value in counts.items() if value})
+        found = sums[by].setdefault(None if by == "none" else key, {})
+        for name, value in counts.items():
+            if value:
+                found[name] = found.get(name, 0) + value
 
-    def _prefetch_grouping_sets(self, wanted: list) -> None:
-        columns = [column for column in SET_COLUMNS if column in {SET_OF[by] for by in wanted}]
-        # GROUPING() has a 1 bit for each column a row is not grouped by: a grouping's own set leaves one 0.
-        mask_of = {by: sum(1 << (len(columns) - 1 - i) for i, column in enumerate(columns) if column != SET_OF[by])
-                   for by in wanted}
-        by_mask = {mask: by for by, mask in mask_of.items()}
-        grouping = f"GROUPING({', '.join(columns)})" if columns else "0"
-        sets = ", ".join(f"({SET_OF[by] or ''})" for by in wanted)
-        inner, params = (self.plan.rollup_rows(DailyMetrics, self.scope)
-                         .values("day", "tier_id", "category_id", "assignee_id", *COUNTS)
-                         .order_by().query.sql_with_params())
-        selected = ", ".join([grouping, *columns, *(f"SUM({name})" for name in COUNTS)])
-        sql = (
-            f"SELECT {selected} "
-            f"FROM (SELECT r.*, date_trunc('week', r.day)::date AS week FROM ({inner}) r) s "
-            f"GROUP BY GROUPING SETS ({sets})"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            for mask, *values in cursor.fetchall():
-                by = by_mask[mask]
-                key = dict(zip(columns, values)).get(SET_OF[by]) if SET_OF[by] else None
-                self._add(by, key, dict(zip(COUNTS, values[len(columns):])))
+    if connection.vendor != "postgresql":
+        for by in groupings:
+            grouped = rows.annotate(g=GROUPINGS[by][1]()).values("g").order_by()
+            for row in grouped.annotate(**{name: Sum(name) for name in COUNTS}):
+                add(by, row["g"], {name: row[name] for name in COUNTS})
+        return sums
+    columns = [column for column in SET_COLUMNS if column in {SET_OF[by] for by in groupings}]
+    # GROUPING() has a 1 bit for each column a row is not grouped by: a grouping's own set leaves one 0.
+    mask_of = {by: sum(1 << (len(columns) - 1 - i) for i, column in enumerate(columns) if column != SET_OF[by])
+               for by in groupings}
+    by_mask = {mask: by for by, mask in mask_of.items()}
+    grouping = f"GROUPING({', '.join(columns)})" if columns else "0"
+    sets = ", ".join(f"({SET_OF[by] or ''})" for by in groupings)
+    inner, params = (rows.values("day", "tier_id", "category_id", "assignee_id", *COUNTS)
+                     .order_by().query.sql_with_params())
+    selected = ", ".join([grouping, *columns, *(f"SUM({name})" for name in COUNTS)])
+    sql = (
+        f"SELECT {selected} "
+        f"FROM (SELECT r.*, date_trunc('week', r.day)::date AS week FROM ({inner}) r) s "
+        f"GROUP BY GROUPING SETS ({sets})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for mask, *values in cursor.fetchall():
+            by = by_mask[mask]
+            key = dict(zip(columns, values)).get(SET_OF[by]) if SET_OF[by] else None
+            add(by, key, dict(zip(COUNTS, values[len(columns):])))
+    return sums
 
 
 def measure(reading: Reading, *, by: str = "none", durations=None) -> dict:
@@ -258,7 +289,7 @@ def _duration_stats(plan: Plan, scope: Scope, by: str, name: str, live: dict) ->
 
     cache_key = percentiles.cache_key(plan.version, name, by, scope.key(), plan.first_day, plan.until_day,
                                       percentiles.WINDOW)
-    windows = {group(key): found for key, found in percentiles.cached_windows(cache_key, compute_windows).items()}
+    windows = {group(key): found for key, found in percentiles.cached(cache_key, compute_windows).items()}
     results = {}
     for key in set(windows) | set(live):
         found = windows.get(key)
