@@ -499,14 +499,8 @@ def trend_row(row: dict, filters: Filters) -> dict:
     }
 
 
-# --- views ----------------------------------------------------------------------------------------------
-
-
-@manager_required
-@require_GET
-def index(request):
-    filters = parse_filters(request.GET)
-    now = timezone.now()
+def numbers(filters: Filters) -> tuple:
+    """Everything the page shows: the summary, the previous period's, the breakdowns and the trend."""
     chosen = filters.selector_filters()
     reading = Reading(start=filters.start, end=filters.end, **chosen)
     reading.prefetch("none", *BREAKDOWNS, filters.step)
@@ -515,7 +509,27 @@ def index(request):
     # The previous period only feeds the changes of the headline numbers.
     previous = summary(start=previous_start, end=previous_end, durations=("ttr",), with_backlog=False, **chosen)
     rows = {by: breakdown(by=by, reading=reading) for by in BREAKDOWNS}
-    trend_rows = trend(step=filters.step, reading=reading)
+    return current, previous, rows, trend(step=filters.step, reading=reading)
+
+
+def warm(*, now: datetime | None = None) -> list[str]:
+    """Read the standard periods of the dashboard, so that what they derive from the rollups is kept in the
+    cache before the first manager asks after a refresh."""
+    for period in PERIODS:
+        numbers(parse_filters({"period": period}, now=now))
+    return list(PERIODS)
+
+
+# --- views ----------------------------------------------------------------------------------------------
+
+
+@manager_required
+@require_GET
+def index(request):
+    filters = parse_filters(request.GET)
+    now = timezone.now()
+    current, previous, rows, trend_rows = numbers(filters)
+    previous_start, previous_end = filters.previous
     tiers = list(Tier.objects.order_by("level"))
     query = urlencode(filters.params())
     csv_urls = {name: f"{reverse('dashboard:export', args=[name])}?{query}" for name in EXPORTS}

@@ -214,3 +214,20 @@ def test_the_business_time_to_resolve_is_kept_and_backfilled(history):
         assert resolved.filter(resolve_business_us__isnull=True).count() == 0
         assert Ticket.objects.get(pk=ticket.pk).resolve_business_us == ticket.resolve_business_us
         assert selectors.summary(start=START, end=NOW) == before
+
+
+def test_a_refresh_that_rewrites_rollups_warms_the_dashboards_standard_periods(history, client, mona):
+    from django.core.cache import cache
+
+    client.force_login(mona)
+    with time_machine.travel(NOW, tick=False):
+        result = refresh_rollups.apply().get()
+        assert result["rebuilt"] and result["warmed"] == ["7d", "30d", "90d", "365d"]
+        with CaptureQueriesContext(connection) as warm:
+            assert client.get("/dashboard/", {"period": "90d"}).status_code == 200
+        cache.clear()
+        with CaptureQueriesContext(connection) as cold:
+            assert client.get("/dashboard/", {"period": "90d"}).status_code == 200
+        assert len(warm) < len(cold)
+        # Nothing rewritten, nothing to warm.
+        assert "warmed" not in refresh_rollups.apply().get()
