@@ -255,10 +255,11 @@ def ticket_resolve(
     changes = _diagnosis_changes(affected_item=affected_item, steps_before=steps_before, findings=findings)
     changes["resolution_summary"] = (summary or "").strip()
     ticket, transition = _prepare(actor, ticket_id, Action.RESOLVE, version, values=changes)
-    changes["resolved_at"] = timezone.now()
-    changes["resolve_business_us"] = business_time_to_resolve(ticket.created_at, changes["resolved_at"],
-                                                              ticket.tier_id, ticket.priority)
-    return _apply(ticket, transition, actor, changes=changes)
+    now = changes["resolved_at"] = timezone.now()
+    changes["resolve_business_us"] = business_time_to_resolve(ticket.created_at, now, ticket.tier_id,
+                                                              ticket.priority)
+    # The event's moment is the ticket's resolved_at: the log and the ticket tell the same time.
+    return _apply(ticket, transition, actor, changes=changes, at=now)
 
 
 @transaction.atomic
@@ -318,11 +319,12 @@ def ticket_close(
             raise TicketError(TicketError.INVALID, _("The rating must be a whole number from 1 to 5."), fields=["csat"])
     comment = (comment or "").strip()
     ticket, transition = _prepare(actor, ticket_id, Action.CLOSE, version)
-    changes = {"closed_at": timezone.now(), "csat_rating": csat, "csat_comment": comment}
+    now = timezone.now()
+    changes = {"closed_at": now, "csat_rating": csat, "csat_comment": comment}
     data = {"csat": csat} if csat is not None else {}
     if actor.role == Role.SYSTEM:
         data["auto"] = True
-    return _apply(ticket, transition, actor, changes=changes, reason=comment, data=data)
+    return _apply(ticket, transition, actor, changes=changes, reason=comment, data=data, at=now)
 
 
 @transaction.atomic

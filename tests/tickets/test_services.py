@@ -107,6 +107,18 @@ def test_resolve_without_summary_is_refused(diagnosed, as_alice):
     assert Ticket.objects.get(pk=diagnosed.pk).status == Status.RESOLVING
 
 
+def test_resolved_and_closed_moments_are_the_events_moments(ticket, as_alice):
+    """The ticket's resolved_at and closed_at tell exactly the time the event log tells (metrics use both)."""
+    services.ticket_take(actor=as_alice, ticket_id=ticket.pk)
+    resolved = services.ticket_resolve(actor=as_alice, ticket_id=ticket.pk, summary="Restarted the spooler",
+                                       affected_item="Printer", steps_before="Printed", findings="Spooler hung")
+    event = Event.objects.get(ticket=ticket, kind=EventKind.RESOLVED)
+    assert resolved.resolved_at == event.at == Ticket.objects.get(pk=ticket.pk).resolved_at
+    assert resolved.resolve_business_us is not None
+    closed = services.ticket_close(actor=Actor.customer(ticket.requester), ticket_id=ticket.pk, csat=5)
+    assert closed.closed_at == Event.objects.get(ticket=ticket, kind=EventKind.CLOSED).at
+
+
 def test_quick_fix_goes_from_diagnosing_to_resolved_with_diagnosis_and_summary(ticket, as_alice):
     services.ticket_take(actor=as_alice, ticket_id=ticket.pk)
     with pytest.raises(TicketError) as refused:
