@@ -1,0 +1,1 @@
+"""Inbound e-mail: messages from customers that open tickets or continue them."""
