@@ -7,7 +7,7 @@ with the selectors' raw values: seconds, fractions 0–1, empty where undefined)
 """
 import csv
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET
 
 from metrics import charts
+from metrics.rollups import midnight
 from metrics.selectors import backlog as open_backlog
 from metrics.selectors import Reading, breakdown, summary, tickets_for, trend, weakest
 from tickets.models import Category
@@ -178,10 +179,6 @@ def _shown(value: str) -> str:
     return Truncator(value.replace("\x00", "")).chars(40)
 
 
-def _midnight(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 def _custom_dates(raw_from: str, raw_to: str, today: date):
     """(from, to, problem) of a custom period; dates are inclusive, `to` defaults to today."""
     if not raw_from and not raw_to:
@@ -221,7 +218,7 @@ def parse_filters(params, *, now: datetime | None = None) -> Filters:
         period = DEFAULT_PERIOD
     period = period or DEFAULT_PERIOD
     if period == "custom":
-        start, end = _midnight(date_from), _midnight(date_to + timedelta(days=1))
+        start, end = midnight(date_from), midnight(date_to + timedelta(days=1))
     else:
         end = now
         start = end - timedelta(days=PERIODS[period])

@@ -77,6 +77,11 @@ class Facts:
 Grouping = Callable[[object, int, int | None, int | None], object]
 
 
+def by_cell(day, tier_id, category_id, assignee_id):
+    """The finest grouping: the rollups' own cell."""
+    return day, tier_id, category_id, assignee_id
+
+
 def micro(delta: timedelta) -> int:
     return delta // MICROSECOND
 

@@ -23,7 +23,7 @@ from django.db.models import Max, Min
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from metrics.facts import DONE, Scope, collect
+from metrics.facts import DONE, Scope, by_cell, collect
 from metrics.models import COUNTS, DURATIONS, DailyMetrics, DailyTierFlow, RollupState
 from tickets.deadlines import business_time_to_resolve
 from tickets.models import Event, Ticket
@@ -38,10 +38,6 @@ def midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def _by_cell(day, tier_id, category_id, assignee_id):
-    return day, tier_id, category_id, assignee_id
-
-
 def recompute(days) -> int:
     """Replace the rollup rows of `days` with their facts, read live now. Returns the number of rows written."""
     days = sorted(set(days))
@@ -49,7 +45,7 @@ def recompute(days) -> int:
     for offset in range(0, len(days), CHUNK_DAYS):
         chunk = days[offset:offset + CHUNK_DAYS]
         ranges = _merge([(midnight(day), midnight(day + ONE_DAY)) for day in chunk])
-        facts = collect(ranges, Scope(), _by_cell)
+        facts = collect(ranges, Scope(), by_cell)
         rows, flows = [], []
         for (day, tier_id, category_id, assignee_id), found in facts.items():
             cell = {"day": day, "tier_id": tier_id, "category_id": category_id, "assignee_id": assignee_id}

@@ -5,14 +5,14 @@ ended come from the daily rollups (`metrics.rollups`), the rest — today, the
 edges of the period, days changed since the last refresh — is read live, and
 the two are added up. Filters (tier, category, agent) select tickets by their
 current tier, category and assignee. Percentiles are continuous (linear
-interpolation): `percentile_cont` on PostgreSQL over the rollups' stored
-durations and the live ones together, the same formula in Python elsewhere.
+interpolation, what `percentile_cont` computes) over exact order statistics of
+the rollups' stored durations and the live ones together (`metrics.percentiles`).
 Rates are fractions 0–1 and durations seconds; None where a metric is undefined
 (nothing to divide by).
 """
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -21,26 +21,15 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from metrics import percentiles
-from metrics.facts import Facts, Scope, collect
+from metrics.facts import Facts, Scope, by_cell, collect
 from metrics.models import COUNTS, DURATIONS, DailyMetrics, DailyTierFlow
-from metrics.rollups import Plan
+from metrics.rollups import Plan, midnight
 from tickets.models import Category, Ticket
 from tickets.workflow import OPEN_STATUSES
 from tiers.models import Tier
 from tiers.selectors import tier_by_id
 
 MICROSECONDS = 1_000_000
-
-
-def percentile(values: list[float], fraction: float) -> float | None:
-    """Continuous percentile with linear interpolation (what percentile_cont computes)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * fraction
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def tickets_for(*, tier=None, category=None, agent=None):
@@ -79,10 +68,6 @@ class Measured:
         return self.durations.get(name) or {"median": None, "p90": None, "mean": None}
 
 
-def _by_cell(day, tier, category, agent):
-    return day, tier, category, agent
-
-
 # The dimensions of the rollups' grouping sets, in the order of GROUPING(): a grouping's set is its own one.
 SET_COLUMNS = ("tier_id", "category_id", "assignee_id", "week", "day")
 SET_OF = {"none": None, "tier": "tier_id", "category": "category_id", "agent": "assignee_id", "week": "week",
@@ -109,7 +94,7 @@ class Reading:
     def live(self, by: str) -> dict:
         """{group: Facts} read live, grouped `by` (not to be changed by the caller)."""
         if self._cells is None:
-            self._cells = collect(self.plan.live, self.scope, _by_cell, durations=self.durations,
+            self._cells = collect(self.plan.live, self.scope, by_cell, durations=self.durations,
                                   flow=self.with_flow)
         if by not in self._live:
             key = GROUPINGS[by][0]
@@ -267,13 +252,13 @@ def _duration_stats(plan: Plan, scope: Scope, by: str, name: str, live: dict) ->
     live queries give identical numbers."""
     if not plan.uses_rollups:
         return {key: _as_durations(percentiles.stats_of(values)) for key, values in live.items() if values}
-    removed = _stored(plan.excluded_rows(DailyMetrics, scope), by, name) if plan.excluded else {}
     if connection.vendor != "postgresql":
         values = _stored(plan.rollup_rows(DailyMetrics, scope), by, name)
         for key, found in live.items():
             values.setdefault(key, []).extend(found)
         return {key: _as_durations(percentiles.stats_of(found)) for key, found in values.items() if found}
 
+    removed = _stored(plan.excluded_rows(DailyMetrics, scope), by, name) if plan.excluded else {}
     key_type = "date" if by in ("day", "week") else "integer"
 
     def group(key):
@@ -456,7 +441,7 @@ def trend(*, start=None, end=None, step: str = "day", tier=None, category=None, 
         day = _week(day)
     rows = []
     # One row per bucket that starts before the end of the period.
-    while timezone.make_aware(datetime.combine(day, time.min)) < end:
+    while midnight(day) < end:
         found = measured.get(day) or Measured()
         counts = found.counts
         rows.append({"period": day, "created": counts["created"], "resolved": counts["resolved"],
