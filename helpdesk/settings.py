@@ -363,3 +363,40 @@ CELERY_BEAT_SCHEDULE["notification-retries"] = {
     # A sweep that could not start within one interval is replaced by the next one.
     "options": {"expires": NOTIFY_RETRY_SWEEP_SECONDS},
 }
+
+# --- Inbound e-mail (app `inbound`) ------------------------------------------
+INSTALLED_APPS += ["anymail", "inbound"]
+# The address customers write to. Customer mails carry it as Reply-To, so replies come back to the mailbox.
+INBOUND_ADDRESS = env_str("INBOUND_ADDRESS", "")
+# The mailbox polled over IMAP; polling is off while INBOUND_IMAP_HOST is empty.
+INBOUND_IMAP_HOST = env_str("INBOUND_IMAP_HOST", "")
+INBOUND_IMAP_TLS = env_str("INBOUND_IMAP_TLS", "ssl").lower()
+if INBOUND_IMAP_TLS not in ("ssl", "starttls", "off"):
+    raise ImproperlyConfigured("INBOUND_IMAP_TLS must be ssl, starttls or off.")
+INBOUND_IMAP_PORT = env_int("INBOUND_IMAP_PORT", 993 if INBOUND_IMAP_TLS == "ssl" else 143, minimum=1)
+INBOUND_IMAP_USER = env_str("INBOUND_IMAP_USER", "")
+INBOUND_IMAP_PASSWORD = env_str("INBOUND_IMAP_PASSWORD", "")
+INBOUND_IMAP_FOLDER = env_str("INBOUND_IMAP_FOLDER", "INBOX")
+# A CA bundle for a mail server with a private certificate (the system's CAs otherwise).
+INBOUND_IMAP_CA_FILE = env_str("INBOUND_IMAP_CA_FILE", "")
+INBOUND_IMAP_TIMEOUT_SECONDS = env_int("INBOUND_IMAP_TIMEOUT_SECONDS", 30, minimum=1)
+INBOUND_POLL_SECONDS = env_int("INBOUND_POLL_SECONDS", 60, minimum=5)
+# A poll that died frees its lock after this long.
+INBOUND_POLL_LOCK_SECONDS = env_int("INBOUND_POLL_LOCK_SECONDS", 900, minimum=60)
+# Larger messages are not taken in: their headers wait in the quarantine.
+INBOUND_MAX_MESSAGE_BYTES = env_int("INBOUND_MAX_MESSAGE_BYTES", 30 * 1024 * 1024, minimum=1024)
+INBOUND_MAX_ATTACHMENTS = env_int("INBOUND_MAX_ATTACHMENTS", 20, minimum=0)
+# More new tickets than this from one address within an hour are held in the quarantine (a mail storm).
+INBOUND_MAX_NEW_TICKETS_PER_SENDER_HOUR = env_int("INBOUND_MAX_NEW_TICKETS_PER_SENDER_HOUR", 10, minimum=1)
+if INBOUND_IMAP_HOST:
+    CELERY_BEAT_SCHEDULE["inbound-imap"] = {
+        "task": "inbound.tasks.fetch_mail",
+        "schedule": INBOUND_POLL_SECONDS,
+        "options": {"expires": INBOUND_POLL_SECONDS},
+    }
+# Hosted mail services post inbound mail to /inbound/<service>/inbound/ (django-anymail). The endpoints are
+# mounted only once INBOUND_WEBHOOK_SECRET ("user:password" for HTTP basic auth) is set.
+INBOUND_WEBHOOK_SECRET = env_str("INBOUND_WEBHOOK_SECRET", "")
+ANYMAIL = {"WEBHOOK_SECRET": INBOUND_WEBHOOK_SECRET}
+if env_str("MAILGUN_WEBHOOK_SIGNING_KEY", ""):
+    ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"] = env_str("MAILGUN_WEBHOOK_SIGNING_KEY", "")

@@ -1,4 +1,5 @@
 """Project URLs."""
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -19,6 +20,9 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
 ]
+
+if settings.INBOUND_WEBHOOK_SECRET:
+    urlpatterns.append(path("inbound/", include("anymail.urls")))
 
 handler404 = "helpdesk.errors.not_found"
 handler500 = "helpdesk.errors.server_error"

@@ -120,6 +120,8 @@ def build(notification) -> EmailMultiAlternatives:
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[notification.recipient],
+        # A customer's reply goes to the support mailbox, which threads it onto the ticket (app `inbound`).
+        reply_to=[settings.INBOUND_ADDRESS or settings.DEFAULT_FROM_EMAIL] if customer else None,
         headers=headers,
     )
     message.attach_alternative(html, "text/html")
@@ -137,6 +139,7 @@ def customer_context(event: Event, name: str) -> dict:
         "subject": ticket.subject,
         "name": ticket.requester.name,
         "tracking_url": tracking_url(ticket),
+        "reply_by_mail": bool(settings.INBOUND_ADDRESS),
     }
     if name == CUSTOMER_REPLY:
         context["reply"] = public_staff_reply(event).body

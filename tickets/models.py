@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from tickets.workflow import EventKind, Status
@@ -266,6 +267,14 @@ class Event(models.Model):
 
     def __str__(self):
         return f"{format_reference(self.ticket_id)} {self.kind} @ {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def call(self) -> dict | None:
+        """The phone call a ticket was opened for (its start and length in minutes), on the `created` event."""
+        call = (self.data or {}).get("call") if isinstance(self.data, dict) else None
+        if not call:
+            return None
+        return {"started_at": parse_datetime(call.get("started_at") or ""), "minutes": call.get("minutes")}
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

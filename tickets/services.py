@@ -7,7 +7,8 @@ policy whether the move is allowed, writes the ticket with a conditional
 update on `version`, appends an `Event`, and hands the event to the outbox
 once the transaction commits. A refusal is always a `TicketError`.
 """
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
@@ -71,14 +72,18 @@ def ticket_create(
     tier: Tier | None = None,
     actor: Actor | None = None,
     language: str = "",
+    repeat_of: Ticket | None = None,
+    call: "Call | None" = None,
 ) -> Ticket:
     """Open a ticket in the lowest tier's queue (or `tier`).
 
     `actor` is None when the customer opens the ticket themselves (portal,
-    e-mail); an agent entering a phone ticket passes their own actor.
-    `language` is the customer's, for the e-mails they get. A ticket
-    from a requester who opened one in the same category within
-    REPEAT_WINDOW_DAYS is linked to the latest such ticket as a repeat contact.
+    e-mail); an agent entering a phone ticket passes their own actor and the
+    `call` they took, which is the ticket's first response. `language` is the
+    customer's, for the e-mails they get. A ticket from a requester who opened
+    one in the same category within REPEAT_WINDOW_DAYS is linked to the latest
+    such ticket as a repeat contact; `repeat_of` links it to a given ticket
+    instead (a follow-up to a closed ticket).
     """
     subject = _one_line(subject)
     description = (description or "").strip()
@@ -98,6 +103,11 @@ def ticket_create(
         errors["priority"] = _("Unknown priority.")
     if channel not in Channel.values:
         errors["channel"] = _("Unknown channel.")
+    now = timezone.now()
+    if call is not None:
+        if actor is None or not actor.is_staff:
+            raise TicketError(TicketError.FORBIDDEN, _("Only agents can log a call."))
+        errors.update(call.errors(now))
     if errors:
         raise TicketError(TicketError.INVALID, " ".join(str(e) for e in errors.values()), fields=list(errors))
 
@@ -114,8 +124,8 @@ def ticket_create(
             setattr(requester, name, value)
         requester.save(update_fields=list(updates))
     tier = tier or lowest_tier()
-    now = timezone.now()
-    repeat_of = _find_repeat(requester=requester, category=category, now=now)
+    if repeat_of is None:
+        repeat_of = _find_repeat(requester=requester, category=category, now=now)
     staff_user = actor.user if actor is not None and actor.is_staff else None
     ticket = Ticket(
         subject=subject,
@@ -130,6 +140,8 @@ def ticket_create(
         created_at=now,
         updated_at=now,
         search_text=f"{subject}\n{description}",
+        # The agent who took the call has answered the customer: the call is the first response.
+        first_response_at=now if call is not None else None,
     )
     for name, value in clock_changes(ticket, from_status="", tier_changed=True, now=now).items():
         setattr(ticket, name, value)
@@ -146,8 +158,16 @@ def ticket_create(
         at=now,
         to_status=Status.NEW,
         to_tier=tier,
-        data={"channel": channel, "priority": priority},
+        data={"channel": channel, "priority": priority, **({"call": call.as_data()} if call else {})},
     )
+    if call is not None and call.notes:
+        notes = Comment.objects.create(
+            ticket=ticket, author=actor.user, author_role=actor.role, body=call.notes, internal=True, created_at=now
+        )
+        _append_event(
+            ticket, actor, EventKind.COMMENTED, at=now, from_status=Status.NEW, to_status=Status.NEW,
+            from_tier=tier, to_tier=tier, data={"internal": True, "author_role": actor.role, "comment_id": notes.pk},
+        )
     if repeat_of is not None:
         _append_event(
             ticket,
@@ -161,6 +181,31 @@ def ticket_create(
             data={"repeat_of": repeat_of.pk, "reference": repeat_of.reference},
         )
     return ticket
+
+
+@dataclass(frozen=True)
+class Call:
+    """A phone call an agent took: when it started, how long it took, and their notes (kept as an internal note)."""
+
+    started_at: datetime
+    minutes: int | None = None
+    notes: str = ""
+
+    MAX_AGE = timedelta(days=7)
+    MAX_MINUTES = 600
+
+    def errors(self, now) -> dict:
+        errors = {}
+        if self.started_at > now + timedelta(minutes=1):
+            errors["call_started_at"] = _("The call cannot start in the future.")
+        elif self.started_at < now - self.MAX_AGE:
+            errors["call_started_at"] = _("Log a call within a week of taking it.")
+        if self.minutes is not None and not 0 <= self.minutes <= self.MAX_MINUTES:
+            errors["call_minutes"] = _("The call's length must be 0 to %(max)d minutes.") % {"max": self.MAX_MINUTES}
+        return errors
+
+    def as_data(self) -> dict:
+        return {"started_at": self.started_at.isoformat(), "minutes": self.minutes, "notes": bool(self.notes)}
 
 
 def _find_repeat(*, requester: Requester, category: Category | None, now) -> Ticket | None:

@@ -9,7 +9,7 @@ from tickets.models import Event, Ticket
 pytestmark = pytest.mark.django_db
 
 EXPECTED_HEADERS = {"Content-Type", "MIME-Version", "Subject", "From", "To", "Date", "Message-ID", "Auto-Submitted",
-                    "References"}
+                    "References", "Reply-To"}
 
 
 @pytest.mark.parametrize(
@@ -58,4 +58,4 @@ def test_a_staff_subject_is_one_line_too(smtp, ticket, mona):
     [got] = smtp.received
     assert got.rcpt_tos == ["mona@example.com"]
     assert got.subject == f"[{ticket.reference}] SLA breached (response X-Evil: 1): Disk Bcc: evil@example.com"
-    assert set(got.message.keys()) == EXPECTED_HEADERS - {"References"}
+    assert set(got.message.keys()) == EXPECTED_HEADERS - {"References", "Reply-To"}

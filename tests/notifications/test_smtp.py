@@ -65,6 +65,9 @@ def test_a_new_ticket_reaches_the_customer_with_the_tracking_link(smtp, outbox_r
     assert message["Message-ID"] == f"<tierdesk.event-{event.pk}.{notification.pk}@localhost>"
     assert message["References"] == f"<tierdesk.ticket-{ticket.pk}@localhost>"
     assert message["Auto-Submitted"] == "auto-generated"
+    # Replies go to the sender address while no separate support mailbox is set.
+    assert message["Reply-To"] == "Tierdesk <support@localhost>"
+    assert "reply to this e-mail" not in got.text
 
     notification.refresh_from_db()
     assert (notification.status, notification.attempts, notification.last_error) == ("sent", 1, "")
@@ -148,6 +151,7 @@ def test_an_agent_is_mailed_in_their_language_with_a_desk_link(smtp, outbox_runs
     desk = f"http://127.0.0.1:8000/desk/t/{ticket.pk}/"
     assert desk in got.text and f'href="{desk}"' in got.html
     assert got.message["References"] is None  # staff mails are not part of the customer's thread
+    assert got.message["Reply-To"] is None  # agents answer in the desk, not by mail
     assert tracking_url(ticket) not in got.text  # nor do they carry the customer's private link
 
 
@@ -227,3 +231,13 @@ def test_message_ids_use_the_domain_of_the_sender(smtp, outbox_runs, settings):
     assert got.message["Message-ID"] == f"<tierdesk.event-{notification.event_id}.{notification.pk}@desk.example.org>"
     assert got.message["References"] == f"<tierdesk.ticket-{ticket.pk}@desk.example.org>"
     assert got.mail_from == "help@desk.example.org"
+
+
+def test_customer_mails_ask_for_replies_at_the_support_mailbox(smtp, outbox_runs, settings):
+    settings.INBOUND_ADDRESS = "helpdesk@desk.example.org"
+    with outbox_runs():
+        make_ticket()
+    got = only(smtp.received)
+    assert got.message["Reply-To"] == "helpdesk@desk.example.org"
+    sentence = "You can also reply to this e-mail: your reply is added to the ticket."
+    assert sentence in got.text and sentence in got.html

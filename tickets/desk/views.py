@@ -3,7 +3,7 @@
 Views parse, call one service (through the same action table as the API) and
 render; visibility and permissions come from `tickets.policy`.
 """
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -320,11 +320,13 @@ def attachment(request, pk, attachment_id):
 @staff_required
 def log_call(request):
     """An agent opens a ticket on behalf of a caller (channel: phone)."""
-    values = request.POST if request.method == "POST" else {}
+    values = request.POST if request.method == "POST" else {
+        "call_started_at": timezone.localtime().strftime(CALL_TIME_FORMAT)}
     problem = None
     if request.method == "POST":
         category = Category.objects.filter(slug=request.POST.get("category"), is_active=True).first()
         try:
+            call = _call(request.POST)
             ticket = services.ticket_create(
                 actor=Actor.of_user(request.user),
                 subject=request.POST.get("subject", ""),
@@ -334,6 +336,7 @@ def log_call(request):
                 priority=request.POST.get("priority") or Priority.P3,
                 category=category,
                 channel=Channel.PHONE,
+                call=call,
             )
         except TicketError as exc:
             problem = str(exc)
@@ -347,6 +350,29 @@ def log_call(request):
          "categories": Category.objects.filter(is_active=True)},
         status=400 if problem else 200,
     )
+
+
+CALL_TIME_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+def _call(data) -> services.Call:
+    """The call from the form: its start (the agent's local time, now if empty), length in minutes and notes."""
+    text = (data.get("call_started_at") or "").strip()
+    started_at = timezone.now()
+    if text:
+        try:
+            started_at = timezone.make_aware(datetime.strptime(text[:16], CALL_TIME_FORMAT))
+        except ValueError:
+            raise TicketError(TicketError.INVALID, _("Enter the call's start as a date and time."),
+                              fields=["call_started_at"]) from None
+    minutes_text = (data.get("call_minutes") or "").strip()
+    minutes = None
+    if minutes_text:
+        if not minutes_text.isdigit():
+            raise TicketError(TicketError.INVALID, _("Enter the call's length as whole minutes."),
+                              fields=["call_minutes"])
+        minutes = int(minutes_text)
+    return services.Call(started_at=started_at, minutes=minutes, notes=(data.get("call_notes") or "").strip())
 
 
 @staff_required
