@@ -16,8 +16,9 @@ Routing:
   subject; only the ticket's requester may add to it, anything else is
   quarantined;
 - a reply becomes a public comment (resuming a waiting ticket); on a resolved
-  ticket it reopens it unless it only confirms the fix; on a closed ticket it
-  opens a follow-up ticket linked as a repeat contact;
+  ticket a short confirmation ("Thanks, works now") closes it and anything
+  else reopens it; on a closed ticket it opens a follow-up ticket linked as a
+  repeat contact;
 - anything else opens a ticket (channel e-mail), with the files that pass the
   upload checks;
 - a message that cannot be read, or that a service refuses, is quarantined
@@ -28,6 +29,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
+from email.header import decode_header, make_header
 from email.utils import parseaddr
 
 from django.conf import settings
@@ -53,15 +55,15 @@ SUBJECT_REFERENCE = re.compile(r"\[\s*(" + re.escape(REFERENCE_PREFIX) + r"\d{1,
 # The Message-IDs we send (notifications.messages.message_id and ticket_thread_id).
 OUR_MESSAGE_ID = re.compile(r"^<tierdesk\.(?:ticket-(\d{1,18})|event-(\d{1,18})\.(\d{1,18}))@([^<>@\s]+)>$")
 REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|ответ|отв|пересл)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
-# A short reply that only thanks or confirms does not reopen a resolved ticket.
+# A short reply that thanks or confirms, without a word of doubt, confirms the fix of a resolved ticket.
 CONFIRMS = re.compile(
-    r"\b(thanks?|thank you|thx|works?|working|fixed|solved|resolved|all good|great|perfect|спасибо|благодарю|"
-    r"работает|заработало|заработал|решено|решена|помогло|отлично)\b",
+    r"\b(thanks?|thank you|thx|works?|working|fixed|solved|resolved|all good|great|perfect|close the ticket|"
+    r"спасибо|благодарю|работает|заработало|заработал|решено|решена|помогло|отлично)\b",
     re.IGNORECASE,
 )
 DOUBTS = re.compile(
-    r"\b(not|no|still|again|but|doesn'?t|isn'?t|didn'?t|won'?t|can'?t|fails?|error|не|нет|ещё|еще|"
-    r"опять|снова|но|ошибка)\b",
+    r"\b(not|still|doesn'?t|don'?t|isn'?t|didn'?t|won'?t|can'?t|cannot|fail\w*|broken|error\w*|problem\w*|"
+    r"не|нет|всё ещё|все еще|до сих пор|опять|снова|ошибк\w*|проблем\w*)\b",
     re.IGNORECASE,
 )
 CONFIRMATION_MAX_LENGTH = 300
@@ -108,8 +110,8 @@ def receive(
                     mailbox=mailbox,
                     uidvalidity=uidvalidity,
                     uid=uid,
-                    sender=(parsed.sender_email if parsed else _raw_sender(raw))[:254],
-                    subject=(parsed.subject if parsed else "")[:300],
+                    sender=(parsed.sender_email if parsed else parseaddr(_raw_header(raw, "From"))[1].lower())[:254],
+                    subject=(parsed.subject if parsed else _raw_header(raw, "Subject"))[:300],
                     outcome=Outcome.QUARANTINED,
                     reason=problem[:REASON_MAX_LENGTH],
                     raw=raw,
@@ -242,9 +244,15 @@ def _reply(ticket: Ticket, parsed: Parsed) -> Result:
     for upload in files:
         services.attachment_add(actor=customer, ticket_id=ticket.pk, upload=upload)
     ticket.refresh_from_db(fields=["status"])
-    if ticket.status == Status.RESOLVED and not confirms_fix(parsed.text):
-        services.ticket_reopen(actor=customer, ticket_id=ticket.pk, reason=_("Replied by e-mail: %(text)s") % {
-            "text": one_line(parsed.text or body)[:200]})
+    if ticket.status == Status.RESOLVED:
+        # The customer answers "is it fixed?": a confirmation closes the ticket, anything else reopens it.
+        if confirms_fix(parsed.text):
+            services.ticket_close(actor=customer, ticket_id=ticket.pk)
+            notes.append(_("The customer confirmed the fix."))
+        else:
+            services.ticket_reopen(actor=customer, ticket_id=ticket.pk, reason=_("Replied by e-mail: %(text)s") % {
+                "text": one_line(parsed.text or body)[:200]})
+            notes.append(_("The customer says it is not fixed: reopened."))
     return Result(Outcome.REPLIED, ticket=ticket, comment=comment, notes=notes)
 
 
@@ -258,8 +266,12 @@ def _open(parsed: Parsed, *, follow_up_of: Ticket | None) -> Result:
             _("%(sender)s opened %(count)d tickets by e-mail within an hour; held back as a possible mail storm.")
             % {"sender": parsed.sender_email, "count": opened}])
     files, notes = _files(parsed)
-    subject = clean_subject(parsed.subject)[: services.SUBJECT_MAX] or _("(no subject)")
+    subject = clean_subject(parsed.subject) or _("(no subject)")
     description = _with_refusals(parsed.text or (_("(see the attached files)") if files else _("(no text)")), notes)
+    if len(subject) > services.SUBJECT_MAX:
+        # The whole subject opens the description; the ticket's subject is cut at a word.
+        description = f"{subject}\n\n{description}"
+        subject = subject[: services.SUBJECT_MAX - 1].rsplit(" ", 1)[0].rstrip(" ,;:-") + "…"
     requester = Requester.objects.filter(email=parsed.sender_email).first()
     ticket = services.ticket_create(
         subject=subject,
@@ -311,8 +323,13 @@ def _guess_language(parsed: Parsed) -> str:
     return "ru" if cyrillic > latin else ""
 
 
-def _raw_sender(raw: bytes) -> str:
-    """The From address of a message that could not be parsed, as far as it can be read (for the admin list)."""
-    head = raw[:8192].split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].decode("latin-1")
-    found = re.search(r"^From:\s*(.+)$", head, re.IGNORECASE | re.MULTILINE)
-    return parseaddr(found.group(1))[1].lower() if found else ""
+def _raw_header(raw: bytes, name: str) -> str:
+    """A header of a message that could not be parsed, as far as it can be read (for the admin list)."""
+    head = raw[:16384].replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode("latin-1")
+    found = re.search(rf"^{name}:[ \t]*(.*(?:\n[ \t].*)*)", head, re.IGNORECASE | re.MULTILINE)
+    if not found:
+        return ""
+    try:
+        return " ".join(str(make_header(decode_header(found.group(1)))).split())
+    except (LookupError, UnicodeError, ValueError):
+        return " ".join(found.group(1).split())

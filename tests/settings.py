@@ -9,6 +9,9 @@ os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-never-used-outside-th
 # The test client speaks plain HTTP; HTTPS hardening is checked separately
 # (tests/helpdesk/test_settings.py runs `check --deploy` with production settings).
 os.environ.setdefault("HTTPS", "0")
+# The mail services' inbound webhooks are mounted (tests/inbound/test_webhook.py).
+os.environ.setdefault("INBOUND_WEBHOOK_SECRET", "mailservice:test-webhook-secret")
+os.environ.setdefault("MAILGUN_WEBHOOK_SIGNING_KEY", "test-mailgun-signing-key")
 
 from helpdesk.settings import *  # noqa: E402,F403
 

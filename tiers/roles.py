@@ -60,6 +60,9 @@ _GROUP_PERMISSIONS = {
         ("webhooks", "view_delivery"),
         ("webhooks", "view_attempt"),
         ("notifications", "view_notification"),
+        ("inbound", "view_inboundmessage"),
+        ("inbound", "change_inboundmessage"),  # retrying quarantined mail; the messages stay read-only
+        ("inbound", "view_mailboxstate"),
         ("auth", "view_user"),
         ("auth", "change_user"),
         ("auth", "add_user"),
