@@ -1,13 +1,16 @@
 """The agent workspace: sign-in, queues, the ticket page and its actions, logging a call, language."""
+from datetime import timedelta
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.factories import CategoryFactory, make_ticket, staff_user
 from tickets import services
-from tickets.models import Event, Ticket
+from tickets.models import Comment, Event, Ticket
 from tiers.models import StaffProfile
 
 pytestmark = pytest.mark.django_db
@@ -240,6 +243,57 @@ def test_log_a_call_for_a_known_caller(alice_client, ticket):
     assert response["Location"] == reverse("desk:ticket", args=[created.pk])
     assert (created.channel, created.requester_id, created.created_by.username) == ("phone", ticket.requester_id,
                                                                                     "alice")
+
+
+def test_a_logged_call_is_the_first_response_and_keeps_its_time_and_notes(alice_client, alice, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    started = timezone.localtime(timezone.now() - timedelta(minutes=20)).replace(second=0, microsecond=0)
+    page = alice_client.get(reverse("desk:new")).content.decode()
+    assert 'name="call_started_at"' in page and 'name="call_notes"' in page
+    response = alice_client.post(reverse("desk:new"), {
+        "requester_email": "erin@example.com", "requester_name": "Erin", "subject": "Cannot print",
+        "description": "The printer says offline.", "priority": "P3",
+        "call_started_at": started.strftime("%Y-%m-%dT%H:%M"), "call_minutes": "7",
+        "call_notes": "Caller sounded stressed; <b>deadline</b> at 5 pm.",
+    })
+    assert response.status_code == 302
+    ticket = Ticket.objects.get(subject="Cannot print")
+    # The agent talked to the customer: the response clock is met when the ticket is opened.
+    assert ticket.first_response_at == ticket.created_at
+    created = Event.objects.get(ticket=ticket, kind="created")
+    assert created.data["call"] == {"started_at": started.isoformat(), "minutes": 7, "notes": True}
+    assert created.call == {"started_at": started, "minutes": 7}
+    note = Comment.objects.get(ticket=ticket)
+    assert (note.internal, note.author, note.body) == (True, alice, "Caller sounded stressed; <b>deadline</b> at 5 pm.")
+    assert Event.objects.filter(ticket=ticket, kind="commented", data__comment_id=note.pk).exists()
+
+    page = alice_client.get(reverse("desk:ticket", args=[ticket.pk])).content.decode()
+    assert "Phone call" in page and "7 minutes" in page
+    assert "&lt;b&gt;deadline&lt;/b&gt;" in page and "<b>deadline</b>" not in page
+
+
+@pytest.mark.parametrize("fields, problem", [
+    ({"call_started_at": "yesterday"}, "Enter the call's start as a date and time."),
+    ({"call_started_at": "2999-01-01T10:00"}, "The call cannot start in the future."),
+    ({"call_started_at": "2001-01-01T10:00"}, "Log a call within a week of taking it."),
+    ({"call_minutes": "-3"}, "Enter the call's length as whole minutes."),
+    ({"call_minutes": "601"}, "The call's length must be 0 to 600 minutes."),
+])
+def test_a_call_with_a_bad_time_or_length_is_refused_and_nothing_is_written(alice_client, fields, problem):
+    response = alice_client.post(reverse("desk:new"), {
+        "requester_email": "erin@example.com", "subject": "Kept", "description": "x", **fields})
+    assert response.status_code == 400
+    assert problem.replace("'", "&#x27;") in response.content.decode()
+    assert not Ticket.objects.exists() and not Comment.objects.exists()
+
+
+def test_a_call_without_a_start_time_started_now(alice_client):
+    alice_client.post(reverse("desk:new"), {"requester_email": "erin@example.com", "subject": "S",
+                                            "description": "x", "call_started_at": ""})
+    ticket = Ticket.objects.get()
+    assert ticket.first_response_at == ticket.created_at
+    assert Event.objects.get(ticket=ticket, kind="created").call["minutes"] is None
+    assert not Comment.objects.exists()
 
 
 def test_log_a_call_with_bad_input_keeps_the_form(alice_client):
