@@ -278,3 +278,28 @@ def test_question_mark_shows_the_shortcuts(page, live_server, alice, screenshot)
     screenshot(page, "overlay")
     page.keyboard.press("Escape")
     expect(overlay).to_be_hidden()
+
+
+# --- 7. Logging a call ----------------------------------------------------------------------------
+
+
+def test_an_agent_logs_a_call_which_is_the_first_response(page, live_server, alice, screenshot):
+    sign_in(page, live_server, "alice")
+    page.goto(f"{live_server.url}/desk/new/")
+    started = page.locator("input#call-started-at")
+    expect(started).not_to_have_value("")  # now, in the agent's time zone, ready to adjust
+    page.fill("input#requester-email", "erin@example.com")
+    page.fill("input#requester-name", "Erin")
+    page.fill("input#subject", "Headset has no sound")
+    page.fill("textarea#description", "Since this morning the headset is silent in calls.")
+    page.fill("input#call-minutes", "6")
+    page.fill("textarea#call-notes", "Checked the cable with the caller; it is plugged in.")
+    screenshot(page, "call-form")
+    page.locator("#call-form button[type=submit]").click()
+
+    expect(page.locator("[data-field=call]")).to_contain_text("6 minutes")
+    expect(page.locator("ol#timeline li.internal")).to_contain_text("Checked the cable with the caller")
+    expect(page.locator("dl.deadlines")).to_contain_text("answered")
+    screenshot(page, "call-ticket")
+    ticket = Ticket.objects.get(subject="Headset has no sound")
+    assert ticket.channel == "phone" and ticket.first_response_at == ticket.created_at
