@@ -70,3 +70,18 @@ def test_env_readers_reject_nonsense(monkeypatch, name):
     monkeypatch.setenv("X_TEST", "nonsense")
     with pytest.raises(ImproperlyConfigured):
         getattr(env, name)("X_TEST", 1)
+
+
+def test_the_mailbox_is_polled_only_when_configured():
+    code = (
+        "from django.conf import settings as s;"
+        "entry = s.CELERY_BEAT_SCHEDULE.get('inbound-imap');"
+        "print(entry and entry['task'], entry and entry['schedule'], s.INBOUND_IMAP_PORT, s.INBOUND_IMAP_TLS)"
+    )
+    off = run_manage("shell", "--no-imports", "-c", code, DEBUG="1", INBOUND_IMAP_HOST="")
+    assert off.stdout.split() == ["None", "None", "993", "ssl"], off.stderr
+    on = run_manage("shell", "--no-imports", "-c", code, DEBUG="1", INBOUND_IMAP_HOST="imap.example.com",
+                    INBOUND_IMAP_TLS="starttls", INBOUND_POLL_SECONDS="120")
+    assert on.stdout.split() == ["inbound.tasks.fetch_mail", "120", "143", "starttls"], on.stderr
+    wrong = run_manage("check", DEBUG="1", INBOUND_IMAP_TLS="maybe")
+    assert wrong.returncode != 0 and "INBOUND_IMAP_TLS must be ssl, starttls or off." in wrong.stderr
