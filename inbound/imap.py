@@ -89,8 +89,9 @@ def _poll(client: IMAPClient, limit: int | None) -> PollResult:
     uidvalidity = int(folder[b"UIDVALIDITY"])
     state, _ = MailboxState.objects.get_or_create(mailbox=mailbox)
     if state.uidvalidity != uidvalidity:
-        logger.warning("IMAP folder %s has a new UIDVALIDITY (%s, was %s): reading it from the start",
-                       mailbox, uidvalidity, state.uidvalidity)
+        if state.uidvalidity:  # 0: the folder was never read before
+            logger.warning("IMAP folder %s has a new UIDVALIDITY (%s, was %s): reading it from the start",
+                           mailbox, uidvalidity, state.uidvalidity)
         MailboxState.objects.filter(pk=state.pk).update(uidvalidity=uidvalidity, last_uid=0)
         state.last_uid = 0
     # "n:*" always matches the highest UID, even when it is below n.
@@ -103,7 +104,6 @@ def _poll(client: IMAPClient, limit: int | None) -> PollResult:
         sizes = client.fetch(batch, ["RFC822.SIZE"])
         small = [uid for uid in batch if sizes.get(uid, {}).get(b"RFC822.SIZE", 0) <= settings.INBOUND_MAX_MESSAGE_BYTES]
         bodies = client.fetch(small, ["BODY.PEEK[]"]) if small else {}
-        done = []
         for uid in batch:
             refuse = ""
             if uid in bodies:
@@ -121,9 +121,9 @@ def _poll(client: IMAPClient, limit: int | None) -> PollResult:
                 MailboxState.objects.filter(pk=state.pk, last_uid__lt=uid).update(last_uid=uid)
             result.processed += new
             result.duplicates += not new
-            done.append(uid)
-        if done:
-            client.add_flags(done, [SEEN], silent=True)
+            # Flagged as soon as its transaction is committed: a poll cut off later leaves no processed
+            # message unflagged (the next poll starts above the mark and never sees it again).
+            client.add_flags([uid], [SEEN], silent=True)
     MailboxState.objects.filter(pk=state.pk).update(polled_at=timezone.now())
     if result.fetched:
         logger.info("IMAP %s: %s", mailbox, result)
