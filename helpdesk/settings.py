@@ -176,6 +176,9 @@ PORTAL_ACTION_RATE = env_str("PORTAL_ACTION_RATE", "20/m")
 PORTAL_SIGNIN_RATE = env_str("PORTAL_SIGNIN_RATE", "3/10m")
 PORTAL_LINK_MINUTES = env_int("PORTAL_LINK_MINUTES", 30, minimum=1)
 REPEAT_WINDOW_DAYS = env_int("REPEAT_WINDOW_DAYS", 30, minimum=0)
+# A new ticket at least this alike (0–1, the share of key words in common) to one of the requester's tickets in
+# the window is linked to it as a repeat, whatever its category.
+REPEAT_SIMILARITY = env_int("REPEAT_SIMILARITY_PERCENT", 50, minimum=1) / 100
 AUTO_CLOSE_DAYS = env_int("AUTO_CLOSE_DAYS", 3, minimum=1)
 # Subscribers to the event outbox (dotted paths of callables taking an Event).
 TIERDESK_EVENT_HANDLERS: list[str] = ["notifications.handlers.on_event"]
@@ -400,3 +403,10 @@ INBOUND_WEBHOOK_SECRET = env_str("INBOUND_WEBHOOK_SECRET", "")
 ANYMAIL = {"WEBHOOK_SECRET": INBOUND_WEBHOOK_SECRET}
 if env_str("MAILGUN_WEBHOOK_SIGNING_KEY", ""):
     ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"] = env_str("MAILGUN_WEBHOOK_SIGNING_KEY", "")
+
+# --- Knowledge base (app `knowledge`) -----------------------------------------
+INSTALLED_APPS += ["knowledge"]
+# How many earlier fixes and articles the ticket page suggests.
+KNOWLEDGE_SUGGESTIONS = env_int("KNOWLEDGE_SUGGESTIONS", 5, minimum=1)
+# "This solved it" on the portal, per address (django-ratelimit rate): deflections are a metric, not a vote.
+KNOWLEDGE_DEFLECT_RATE = env_str("KNOWLEDGE_DEFLECT_RATE", "10/h")

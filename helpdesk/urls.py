@@ -9,8 +9,10 @@ from tickets import views as ticket_views
 
 urlpatterns = [
     path("", ticket_views.home, name="home"),
+    path("desk/kb/", include("knowledge.urls")),
     path("desk/", include("tickets.desk.urls")),
     path("dashboard/", include("metrics.dashboard_urls")),
+    path("support/kb/", include("knowledge.portal_urls")),
     path("support/", include("tickets.portal.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -152,8 +152,8 @@ class Ticket(models.Model):
             # "All tickets", newest first, and period filters.
             models.Index(fields=["-created_at", "-id"], name="ticket_created"),
             models.Index(fields=["status", "-created_at"], name="ticket_status_created"),
-            # Repeat detection: the same requester in the same category recently.
-            models.Index(fields=["requester", "category", "-created_at"], name="ticket_repeat_lookup"),
+            # Repeat detection and the desk's "other tickets of this requester": their latest tickets.
+            models.Index(fields=["requester", "-created_at"], name="ticket_requester_created"),
             # The SLA sweep: only tickets with a pending warning or deadline.
             models.Index(
                 fields=["sla_next_check_at", "id"], condition=Q(sla_next_check_at__isnull=False), name="ticket_sla_due"

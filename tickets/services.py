@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 
-from tickets import outbox
+from tickets import outbox, similarity
 from tickets.portal import tokens
 from tickets.deadlines import CLOCK_FIELDS, Clock, business_time_to_resolve, clock_changes, due_points, next_check
 from tickets.exceptions import TicketError, not_found
@@ -33,6 +33,7 @@ from tickets.models import (
     Priority,
     Requester,
     Ticket,
+    format_reference,
 )
 from tickets.policy import Actor, refusal, target_tier
 from tickets.workflow import (
@@ -53,6 +54,8 @@ from tiers.selectors import lowest_tier, tier_above, tier_by_id
 from tiers.roles import Role, staff_role, tier_ids_of
 
 SUBJECT_MAX = 200
+# A requester's latest tickets in the repeat window compared with a new one.
+REPEAT_CANDIDATES = 50
 AFFECTED_ITEM_MAX = 200
 
 
@@ -124,8 +127,11 @@ def ticket_create(
             setattr(requester, name, value)
         requester.save(update_fields=list(updates))
     tier = tier or lowest_tier()
+    repeat_basis = {"basis": "given"} if repeat_of is not None else {}
     if repeat_of is None:
-        repeat_of = _find_repeat(requester=requester, category=category, now=now)
+        repeat_of, repeat_basis = _find_repeat(
+            requester=requester, category=category, text=f"{subject}\n{description}", now=now
+        )
     staff_user = actor.user if actor is not None and actor.is_staff else None
     ticket = Ticket(
         subject=subject,
@@ -178,7 +184,7 @@ def ticket_create(
             to_status=Status.NEW,
             from_tier=tier,
             to_tier=tier,
-            data={"repeat_of": repeat_of.pk, "reference": repeat_of.reference},
+            data={"repeat_of": repeat_of.pk, "reference": repeat_of.reference, **repeat_basis},
         )
     return ticket
 
@@ -208,16 +214,30 @@ class Call:
         return {"started_at": self.started_at.isoformat(), "minutes": self.minutes, "notes": bool(self.notes)}
 
 
-def _find_repeat(*, requester: Requester, category: Category | None, now) -> Ticket | None:
-    """The requester's latest ticket in the same category within the repeat window (index ticket_repeat_lookup)."""
-    if category is None:
-        return None
+def _find_repeat(*, requester: Requester, category: Category | None, text: str, now) -> tuple[Ticket | None, dict]:
+    """The earlier ticket of this requester, within the repeat window, that the new one repeats, and why.
+
+    The most similar text wins when it is at least REPEAT_SIMILARITY alike, whatever its category; otherwise
+    the latest ticket in the same category (index ticket_requester_created: the requester's recent tickets).
+    """
     since = now - timedelta(days=settings.REPEAT_WINDOW_DAYS)
-    return (
-        Ticket.objects.filter(requester=requester, category=category, created_at__gte=since)
+    recent = list(
+        Ticket.objects.filter(requester=requester, created_at__gte=since)
         .order_by("-created_at", "-id")
-        .first()
+        .only("pk", "subject", "description", "category_id")[:REPEAT_CANDIDATES]
     )
+    if not recent:
+        return None, {}
+    new = similarity.profile(text)
+    scored = [(similarity.similarity(new, f"{t.subject}\n{t.description}"), t) for t in recent]
+    best_score, best = max(scored, key=lambda pair: pair[0])  # max keeps the first (latest) of equals
+    if best_score >= settings.REPEAT_SIMILARITY:
+        return best, {"basis": "text", "similarity": round(best_score, 2)}
+    if category is not None:
+        for score, ticket in scored:
+            if ticket.category_id == category.pk:
+                return ticket, {"basis": "category", "similarity": round(score, 2)}
+    return None, {}
 
 
 # --- workflow transitions -------------------------------------------------
@@ -408,6 +428,30 @@ def comment_add(
         ticket, transition = _prepare(actor, ticket, Action.RESUME, None)
         _apply(ticket, transition, actor, changes={"waiting_from": ""}, data={"trigger": "customer_reply"})
     return comment
+
+
+@transaction.atomic
+def ticket_unlink_repeat(*, actor: Actor, ticket_id: int, version: int | None = None) -> Ticket:
+    """The agent decides the ticket is not a repeat contact: `repeat_of` is cleared (metrics stop counting it)."""
+    ticket, transition = _prepare(actor, ticket_id, Action.UNLINK_REPEAT, version)
+    if ticket.repeat_of_id is None:
+        raise TicketError(TicketError.ILLEGAL_TRANSITION, _("This ticket is not linked as a repeat contact."))
+    was = ticket.repeat_of_id
+    return _apply(ticket, transition, actor, changes={"repeat_of": None},
+                  data={"repeat_of": was, "reference": format_reference(was)})
+
+
+@transaction.atomic
+def suggestion_record(*, actor: Actor, ticket_id: int, data: dict) -> Event:
+    """Note on the ticket's timeline that an agent used a suggestion (an earlier fix or an article).
+
+    Checked like any action, but it changes nothing on the ticket, so the version stays: a reply the agent is
+    typing with the suggestion pasted in is not refused as stale.
+    """
+    ticket, transition = _prepare(actor, ticket_id, Action.USE_SUGGESTION, None)
+    return _append_event(ticket, actor, transition.event, at=timezone.now(), from_status=ticket.status,
+                         to_status=ticket.status, from_tier=tier_by_id(ticket.tier_id),
+                         to_tier=tier_by_id(ticket.tier_id), data=data)
 
 
 # --- editing and files --------------------------------------------------------

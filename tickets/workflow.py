@@ -39,6 +39,8 @@ class Action(TextChoices):
     COMMENT = "comment", _("comment")
     ATTACH = "attach", _("attach a file")
     UPDATE = "update", _("edit")
+    USE_SUGGESTION = "use_suggestion", _("use a suggestion")
+    UNLINK_REPEAT = "unlink_repeat", _("unlink the repeat contact")
 
 
 class EventKind(TextChoices):
@@ -60,6 +62,8 @@ class EventKind(TextChoices):
     REPEAT_LINKED = "repeat_linked", _("linked as repeat contact")
     ATTACHED = "attached", _("file attached")
     UPDATED = "updated", _("edited")
+    SUGGESTION_USED = "suggestion_used", _("suggestion used")
+    REPEAT_UNLINKED = "repeat_unlinked", _("repeat link removed")
 
 
 # Targets that are not a fixed status.
@@ -104,6 +108,10 @@ _ESCALATE = _escalate(+1, EventKind.ESCALATED)
 _DE_ESCALATE = _escalate(-1, EventKind.DE_ESCALATED)
 _WAIT = Transition(Status.WAITING, EventKind.WAITING, AGENTS)
 _DIAGNOSE = Transition(SAME, EventKind.DIAGNOSED, AGENTS)
+# An earlier fix or an article linked to the ticket, or pasted into a reply (knowledge base).
+_USE_SUGGESTION = Transition(SAME, EventKind.SUGGESTION_USED, AGENTS)
+# The agent decides a ticket linked as a repeat contact is not one.
+_UNLINK_REPEAT = Transition(SAME, EventKind.REPEAT_UNLINKED, AGENTS)
 
 TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.NEW, Action.TAKE): Transition(Status.DIAGNOSING, EventKind.TAKEN, AGENTS),
@@ -113,6 +121,8 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.NEW, Action.COMMENT): _COMMENT,
     (Status.NEW, Action.ATTACH): _ATTACH,
     (Status.NEW, Action.UPDATE): _UPDATE,
+    (Status.NEW, Action.USE_SUGGESTION): _USE_SUGGESTION,
+    (Status.NEW, Action.UNLINK_REPEAT): _UNLINK_REPEAT,
     (Status.DIAGNOSING, Action.DIAGNOSE): _DIAGNOSE,
     (Status.DIAGNOSING, Action.START_RESOLVING): Transition(
         Status.RESOLVING, EventKind.RESOLVING_STARTED, AGENTS, DIAGNOSIS_FIELDS
@@ -128,6 +138,8 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.DIAGNOSING, Action.COMMENT): _COMMENT,
     (Status.DIAGNOSING, Action.ATTACH): _ATTACH,
     (Status.DIAGNOSING, Action.UPDATE): _UPDATE,
+    (Status.DIAGNOSING, Action.USE_SUGGESTION): _USE_SUGGESTION,
+    (Status.DIAGNOSING, Action.UNLINK_REPEAT): _UNLINK_REPEAT,
     (Status.RESOLVING, Action.DIAGNOSE): _DIAGNOSE,
     (Status.RESOLVING, Action.WAIT): _WAIT,
     (Status.RESOLVING, Action.RESOLVE): Transition(
@@ -139,6 +151,8 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.RESOLVING, Action.COMMENT): _COMMENT,
     (Status.RESOLVING, Action.ATTACH): _ATTACH,
     (Status.RESOLVING, Action.UPDATE): _UPDATE,
+    (Status.RESOLVING, Action.USE_SUGGESTION): _USE_SUGGESTION,
+    (Status.RESOLVING, Action.UNLINK_REPEAT): _UNLINK_REPEAT,
     # The customer's reply resumes a waiting ticket automatically.
     (Status.WAITING, Action.RESUME): Transition(PREVIOUS, EventKind.RESUMED, EVERYONE),
     (Status.WAITING, Action.ESCALATE): _ESCALATE,
@@ -147,6 +161,8 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.WAITING, Action.COMMENT): _COMMENT,
     (Status.WAITING, Action.ATTACH): _ATTACH,
     (Status.WAITING, Action.UPDATE): _UPDATE,
+    (Status.WAITING, Action.USE_SUGGESTION): _USE_SUGGESTION,
+    (Status.WAITING, Action.UNLINK_REPEAT): _UNLINK_REPEAT,
     # Confirmed by the customer, or closed after AUTO_CLOSE_DAYS of silence.
     (Status.RESOLVED, Action.CLOSE): Transition(Status.CLOSED, EventKind.CLOSED, EVERYONE),
     # "Still not fixed": a reopen keeps tier and assignee and counts as a repeat contact.
@@ -155,6 +171,7 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     ),
     (Status.RESOLVED, Action.COMMENT): _COMMENT,
     (Status.RESOLVED, Action.ATTACH): _ATTACH,
+    (Status.RESOLVED, Action.UNLINK_REPEAT): _UNLINK_REPEAT,
     # `closed` is terminal: nothing leaves it.
 }
 

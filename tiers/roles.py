@@ -63,6 +63,11 @@ _GROUP_PERMISSIONS = {
         ("inbound", "view_inboundmessage"),
         ("inbound", "change_inboundmessage"),  # retrying quarantined mail; the messages stay read-only
         ("inbound", "view_mailboxstate"),
+        ("knowledge", "view_article"),
+        ("knowledge", "view_revision"),
+        ("knowledge", "view_tag"),
+        ("knowledge", "view_suggestionuse"),
+        ("knowledge", "view_deflection"),
         ("auth", "view_user"),
         ("auth", "change_user"),
         ("auth", "add_user"),

@@ -28,6 +28,7 @@ ACTIONS = {
     Action.ASSIGN: (AssignInput, services.ticket_assign),
     Action.COMMENT: (CommentInput, services.comment_add),
     Action.UPDATE: (TicketUpdateInput, services.ticket_update),
+    Action.UNLINK_REPEAT: (VersionInput, services.ticket_unlink_repeat),
 }
 
 

@@ -306,6 +306,12 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def assign(self, request, pk=None):
         return self.run(Action.ASSIGN)
 
+    @action_schema("Unlink a repeat contact", VersionInput,
+                   "The ticket is not a repeat of the one it was linked to: `repeat_of` becomes null.")
+    @action(detail=True, methods=["post"], url_path="unlink-repeat")
+    def unlink_repeat(self, request, pk=None):
+        return self.run(Action.UNLINK_REPEAT)
+
     # --- sub-resources --------------------------------------------------------
 
     def paginate_timeline(self, queryset, serializer_class):

@@ -194,9 +194,17 @@ def ticket_page(request, pk):
     return _render_ticket(request, _ticket_or_404(request, pk))
 
 
+def reply_draft_key(ticket_id: int) -> str:
+    """Session key of a reply prepared for the agent (a suggestion pasted without the page's script)."""
+    return f"desk-reply-draft-{ticket_id}"
+
+
 def _render_ticket(request, ticket, *, status=200, posted=None, problem=None, stale=False):
     """The ticket page. After a refused change, `posted` keeps what the agent typed in the form they sent."""
     actor = Actor.of_user(request.user)
+    draft = request.session.pop(reply_draft_key(ticket.pk), None)
+    if draft and not posted:
+        posted = {"comment": {"body": draft}}
     events = list(ticket.events.select_related("actor", "actor_requester", "from_tier", "to_tier"))
     comments = {c.pk: c for c in ticket.comments.select_related("author", "author_requester")}
     attachments = {a.pk: a for a in ticket.attachments.all()}
@@ -229,6 +237,10 @@ def _render_ticket(request, ticket, *, status=200, posted=None, problem=None, st
         "assignees": assignees,
         "related": related,
         "repeats": [t for t in related if t.repeat_of_id == ticket.pk],
+        "repeat_link": next((e.data for e in reversed(events) if e.kind == EventKind.REPEAT_LINKED), None)
+        if ticket.repeat_of_id else None,
+        "suggest": ticket.status in OPEN_STATUSES,
+        "publishable": ticket.status in (Status.RESOLVED, Status.CLOSED) and bool(ticket.resolution_summary),
         "sla": sla_badge(ticket, timezone.now()),
         "breached": breaches(ticket, timezone.now()),
         "posted": posted or {},
@@ -251,6 +263,7 @@ ACTION_DONE = {
     Action.DE_ESCALATE: gettext_lazy("Returned to the previous tier."),
     Action.REOPEN: gettext_lazy("Reopened."),
     Action.CLOSE: gettext_lazy("Closed."),
+    Action.UNLINK_REPEAT: gettext_lazy("No longer counted as a repeat contact."),
     Action.ASSIGN: gettext_lazy("Assigned."),
     Action.COMMENT: gettext_lazy("Added to the ticket."),
     Action.UPDATE: gettext_lazy("Changes saved."),
