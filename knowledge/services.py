@@ -91,7 +91,7 @@ def article_save(*, user, data: ArticleInput, article_id: int | None = None, ver
         before = None
     else:
         try:
-            article = Article.objects.select_for_update().select_related("category").get(pk=article_id)
+            article = Article.objects.select_for_update(of=("self",)).select_related("category").get(pk=article_id)
         except (Article.DoesNotExist, ValueError, TypeError):
             raise TicketError(TicketError.NOT_FOUND, _("No such article.")) from None
         if version is not None and version != article.version:

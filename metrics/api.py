@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from metrics.knowledge import knowledge_summary
 from metrics.selectors import breakdown, summary, trend
 from tickets.api.views import errors
 from tickets.models import Category
@@ -172,3 +173,40 @@ class TrendView(APIView):
         if days / (7 if values["step"] == "week" else 1) > MAX_TREND_BUCKETS:
             raise serializers.ValidationError({"step": [f"At most {MAX_TREND_BUCKETS} points; use a longer step."]})
         return Response(trend(step=values["step"], **filters))
+
+
+TTR_SPLIT = inline_serializer("TimeToResolveGroup", {
+    "count": serializers.IntegerField(),
+    "median": serializers.FloatField(allow_null=True),
+    "mean": serializers.FloatField(allow_null=True),
+})
+KNOWLEDGE = inline_serializer(
+    "KnowledgeMetrics",
+    {
+        "suggestions_used": serializers.IntegerField(),
+        "tickets_with_suggestions": serializers.IntegerField(),
+        "resolved": serializers.IntegerField(),
+        "articles_per_resolution": serializers.FloatField(allow_null=True),
+        "deflected_contacts": serializers.IntegerField(allow_null=True,
+                                                       help_text="null with a tier or agent filter."),
+        "time_to_resolve_with_suggestion": TTR_SPLIT,
+        "time_to_resolve_without_suggestion": TTR_SPLIT,
+        "top_articles": inline_serializer("TopArticle", many=True, fields={
+            "id": serializers.IntegerField(), "title": serializers.CharField(), "used": serializers.IntegerField(),
+        }),
+    },
+)
+
+
+class KnowledgeView(APIView):
+    @extend_schema(
+        summary="How the knowledge base is used",
+        description="Suggestions used, articles used per resolution, contacts deflected by public articles, and "
+        "the time to resolve of tickets resolved in `[from, to)` with and without a suggestion (seconds).",
+        parameters=FILTER_PARAMETERS,
+        responses={200: KNOWLEDGE, **errors(400, 401, 403, 429)},
+        tags=["metrics"],
+    )
+    def get(self, request):
+        _values, filters = parse(SummaryQuery, request)
+        return Response(knowledge_summary(**filters))

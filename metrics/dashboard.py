@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET
 
 from metrics import charts
+from metrics.knowledge import knowledge_summary
 from metrics.rollups import midnight
 from metrics.selectors import backlog as open_backlog
 from metrics.selectors import Reading, breakdown, summary, tickets_for, trend, weakest
@@ -547,9 +548,35 @@ def index(request):
         "weakest_repeat": weakest_list(rows["category"], "repeat_contact_rate", "rate", "repeat_contacts", filters),
         "weakest_ttr": weakest_list(rows["category"], "ttr_median", "duration", "time_to_resolve", filters),
         "backlog": backlog_tables(current["backlog"], tiers, filters, now),
+        "knowledge": knowledge_panel(knowledge_summary(start=filters.start, end=filters.end,
+                                                       **filters.selector_filters())),
         "csv": csv_urls,
     }
     return render(request, "dashboard/index.html", context)
+
+
+def knowledge_panel(numbers: dict) -> dict:
+    """The knowledge base's figures as the page shows them."""
+    with_, without = numbers["time_to_resolve_with_suggestion"], numbers["time_to_resolve_without_suggestion"]
+    return {
+        "cards": [
+            {"key": "suggestions_used", "label": _("Suggestions used"),
+             "value": show("count", numbers["suggestions_used"])},
+            {"key": "articles_per_resolution", "label": _("Articles used per resolution"),
+             "value": show("score", numbers["articles_per_resolution"])},
+            {"key": "deflected_contacts", "label": _("Contacts deflected by articles"),
+             "value": show("count", numbers["deflected_contacts"])},
+            {"key": "ttr_with_suggestion", "label": _("Time to resolve with a suggestion (median)"),
+             "value": show("duration", with_["median"]),
+             "detail": ngettext("%(count)s ticket", "%(count)s tickets", with_["count"]) % {
+                 "count": number_format(with_["count"], force_grouping=True)}},
+            {"key": "ttr_without_suggestion", "label": _("Time to resolve without (median)"),
+             "value": show("duration", without["median"]),
+             "detail": ngettext("%(count)s ticket", "%(count)s tickets", without["count"]) % {
+                 "count": number_format(without["count"], force_grouping=True)}},
+        ],
+        "top_articles": numbers["top_articles"],
+    }
 
 
 def _flatten(values: dict, prefix: str = ""):

@@ -32,8 +32,11 @@ STOP_WORDS = frozenset(
 # Endings stripped so that "printers"/"printer" and "принтера"/"принтер" meet (a light stemmer: the
 # fallback needs agreement between forms of a word, not linguistics).
 _ENDINGS = sorted(
-    "ing ed es s ly ation ations "
-    "ами ями ого его ому ему ыми ими ах ях ам ям ов ев ей ой ий ый ая яя ое ее ую юю ом ем ую ы и а я о е у ю ь".split(),
+    (
+        "ing ed es s ly ation ations "
+        "ами ями ого его ому ему ыми ими ах ях ам ям ов ев ей ой ий ый ая яя ое ее ую юю ом ем ы и а я о е у ю ь "
+        "ается ются ает яет ают яют ует уют ить ать ять еть ет ют ит ят ишь ешь"
+    ).split(),
     key=len,
     reverse=True,
 )

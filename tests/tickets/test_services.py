@@ -56,32 +56,44 @@ def test_create_strips_line_breaks_from_subject_and_lowercases_email(db):
     assert ticket.requester.email == "dana@example.com"
 
 
+# Problems with nothing in common, so that only the category can make a repeat (text similarity: test_repeats.py).
+UNLIKE = iter([("Wi-Fi drops", "The wireless network drops."), ("Printer offline", "Cannot print anything."),
+               ("Monitor flickers", "The screen flickers."), ("Licence expired", "Visio says the licence ended."),
+               ("Chair broken", "A wheel came off."), ("Phone dead", "The desk phone shows nothing.")] * 3)
+
+
+def unlike_ticket(**overrides):
+    subject, description = next(UNLIKE)
+    return make_ticket(subject=subject, description=description, **overrides)
+
+
 def test_same_email_and_category_within_window_is_a_repeat():
     network = CategoryFactory(name="Network", slug="network")
-    first = make_ticket(category=network)
-    second = make_ticket(category=network, requester_email="DANA@example.com")
+    first = unlike_ticket(category=network)
+    second = unlike_ticket(category=network, requester_email="DANA@example.com")
     assert second.repeat_of == first
     linked = Event.objects.get(ticket=second, kind=EventKind.REPEAT_LINKED)
-    assert linked.data == {"repeat_of": first.pk, "reference": first.reference}
+    assert linked.data == {"repeat_of": first.pk, "reference": first.reference, "basis": "category",
+                           "similarity": 0.0}
     assert linked.actor_role == "system"
 
 
 def test_repeat_links_to_the_latest_earlier_ticket():
     network = CategoryFactory(name="Network", slug="network")
-    make_ticket(category=network)
-    latest = make_ticket(category=network)
-    assert make_ticket(category=network).repeat_of == latest
+    unlike_ticket(category=network)
+    latest = unlike_ticket(category=network)
+    assert unlike_ticket(category=network).repeat_of == latest
 
 
 def test_other_category_other_email_or_outside_window_is_not_a_repeat(settings):
     settings.REPEAT_WINDOW_DAYS = 30
     network, access = CategoryFactory(name="Network", slug="network"), CategoryFactory(name="Access", slug="access")
     with time_machine.travel(timezone.now() - timedelta(days=31)):
-        make_ticket(category=network)
-    assert make_ticket(category=network).repeat_of is None  # 31 days ago: outside the window
-    assert make_ticket(category=access).repeat_of is None
-    assert make_ticket(category=network, requester_email="erin@example.com").repeat_of is None
-    assert make_ticket().repeat_of is None  # no category: nothing to compare
+        unlike_ticket(category=network)
+    assert unlike_ticket(category=network).repeat_of is None  # 31 days ago: outside the window
+    assert unlike_ticket(category=access).repeat_of is None
+    assert unlike_ticket(category=network, requester_email="erin@example.com").repeat_of is None
+    assert unlike_ticket().repeat_of is None  # no category, nothing alike: nothing to compare
 
 
 # --- required fields -------------------------------------------------------
@@ -216,6 +228,7 @@ def test_assign_only_to_someone_who_can_work_on_the_tier(ticket, as_mona, alice,
 def test_available_actions_follow_table_role_and_tier(ticket, as_alice, as_bob, dana):
     assert available_actions(as_alice, ticket) == [
         Action.TAKE, Action.ASSIGN, Action.ESCALATE, Action.COMMENT, Action.ATTACH, Action.UPDATE,
+        Action.USE_SUGGESTION, Action.UNLINK_REPEAT,
     ]
     assert available_actions(as_bob, ticket) == []  # L1 ticket, L2 agent: reads, does not act
     assert available_actions(dana, ticket) == [Action.COMMENT, Action.ATTACH]

@@ -56,14 +56,23 @@ def _call(action, actor, ticket, bob):
             actor=actor, ticket_id=tid, upload=SimpleUploadedFile("vpn.log", b"connection reset")
         ),
         Action.UPDATE: lambda: services.ticket_update(actor=actor, ticket_id=tid, priority="P2"),
+        Action.USE_SUGGESTION: lambda: services.suggestion_record(actor=actor, ticket_id=tid, data={"how": "linked"}),
+        Action.UNLINK_REPEAT: lambda: services.ticket_unlink_repeat(actor=actor, ticket_id=tid),
     }[action]()
+
+
+def _linked_as_repeat(ticket):
+    """The precondition of unlinking: the ticket is linked to an earlier one as a repeat contact."""
+    earlier = make_ticket(subject="An earlier, unrelated problem", requester_email="erin@example.com")
+    Ticket.objects.filter(pk=ticket.pk).update(repeat_of=earlier)
+    return Ticket.objects.get(pk=ticket.pk)
 
 
 PAIRS = [(status, action) for status in Status for action in Action]
 
 
 def test_the_matrix_covers_every_status_and_action():
-    assert len(PAIRS) == len(Status) * len(Action) == 84
+    assert len(PAIRS) == len(Status) * len(Action) == 96
     assert all(status in Status.values and action in Action.values for status, action in TRANSITIONS)
 
 
@@ -71,6 +80,8 @@ def test_the_matrix_covers_every_status_and_action():
 def test_status_action_pair(status, action, mona, bob):
     manager = Actor.of_user(mona)
     ticket = _at_l2_in(status, manager, bob)
+    if action == Action.UNLINK_REPEAT:
+        ticket = _linked_as_repeat(ticket)
     events_before = Event.objects.filter(ticket=ticket).count()
     transition = TRANSITIONS.get((status, action))
 
@@ -90,7 +101,8 @@ def test_status_action_pair(status, action, mona, bob):
     assert event.from_status == status
     expected = {SAME: status, PREVIOUS: Status.DIAGNOSING}.get(transition.target, transition.target)
     assert after.status == event.to_status == expected
-    assert after.version == ticket.version + 1
+    # Using a suggestion is noted on the timeline only: the ticket itself, and so its version, stays.
+    assert after.version == ticket.version + (action != Action.USE_SUGGESTION)
     assert Event.objects.filter(ticket=ticket).count() == events_before + 1
     assert event.from_tier.code == "L2"
     assert event.to_tier.code == {1: "L3", -1: "L1", 0: "L2"}[transition.tier_step]
