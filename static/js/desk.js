@@ -99,6 +99,22 @@
     });
   }
 
+  // --- the reply being written survives the ticket page's other forms -------------
+  // Taking, linking a suggestion or saving the diagnosis reloads the page; what the agent typed in the reply
+  // box is kept for this tab (sessionStorage) and put back, until the reply itself is sent.
+  const article = document.querySelector("article.ticket[data-ticket-id]");
+  const reply = document.getElementById("comment-body");
+  if (article && reply) {
+    const key = `tierdesk-reply-${article.dataset.ticketId}`;
+    const kept = sessionStorage.getItem(key);
+    if (kept && !reply.value.trim()) reply.value = kept;
+    sessionStorage.removeItem(key);
+    document.addEventListener("submit", (event) => {
+      if (event.target.id === "comment-form") return;
+      if (reply.value.trim()) sessionStorage.setItem(key, reply.value);
+    });
+  }
+
   // --- caller suggestions on "Log a call" ---------------------------------------
   const email = document.getElementById("requester-email");
   if (email && email.dataset.suggest) {

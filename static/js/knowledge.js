@@ -49,7 +49,12 @@
         if (text.length < 3) { deflect.innerHTML = ""; return; }
         try {
           const response = await fetch(`${deflect.dataset.url}?q=${encodeURIComponent(text)}`, { credentials: "same-origin" });
-          if (response.ok && asked === text) deflect.innerHTML = await response.text();
+          if (!response.ok || asked !== text) return;
+          // Parsed as a document of its own: #deflect sits inside the report form, and innerHTML would drop
+          // the articles' own "This solved it" forms (the HTML parser ignores a <form> inside a form), so
+          // their buttons would submit the report form instead.
+          const html = new DOMParser().parseFromString(await response.text(), "text/html");
+          if (asked === text) deflect.replaceChildren(...html.body.childNodes);
         } catch (error) { /* offline: the form still works */ }
       }, 300);
     });

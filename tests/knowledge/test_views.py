@@ -19,12 +19,6 @@ def write(user, **overrides) -> Article:
 
 
 @pytest.fixture
-def agent(client, alice):
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
 def earlier_fix(as_alice):
     """A resolved ticket about the VPN dropping, from another requester."""
     ticket = make_ticket(subject="VPN drops every few minutes", description="The VPN tunnel disconnects.",

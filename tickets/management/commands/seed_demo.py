@@ -59,6 +59,26 @@ PROBLEMS = {
     ],
 }
 
+# What fixed each problem: the resolution summaries the knowledge base suggests for similar tickets.
+FIXES = {
+    "Laptop does not power on": "Held the power button for 30 seconds with the charger off, then charged with "
+    "a known-good 65 W adapter; the old adapter was faulty and was replaced.",
+    "Monitor flickers on the docking station": "Replaced the DisplayPort cable and updated the dock firmware.",
+    "Printer on floor 3 jams every page": "Cleaned the pickup roller of tray 2 and removed a torn sheet behind it.",
+    "Outlook crashes when opening attachments": "Disabled the faulty PDF preview add-in and repaired Office.",
+    "Licence expired for the CAD suite": "Renewed the seat in the licence portal and refreshed the licence on the "
+    "workstation.",
+    "Excel macros blocked": "Added the reports share to the trusted locations by group policy.",
+    "VPN disconnects every ten minutes": "Updated the VPN client to 5.3 and turned off Wi-Fi power saving.",
+    "Wi-Fi in meeting room B is very slow": "Moved the access point to a free 5 GHz channel.",
+    "Cannot reach the file server": "Re-mapped the S: drive to the new file server name.",
+    "Password reset does not arrive": "The reset mails were in quarantine; released them and allowed the sender.",
+    "Need access to the finance share": "Added the user to the finance readers group after the owner approved.",
+    "Suspicious e-mail asking for my password": "Confirmed phishing, purged it from all mailboxes, blocked the sender.",
+    "Certificate warning on the intranet": "Renewed the intranet certificate and deployed the new chain.",
+    "Desk phone shows no dial tone": "Re-seated the network cable; the phone registered again.",
+}
+
 # Each path is a list of steps applied in order, hours apart.
 PATHS = [
     ["new"],
@@ -208,10 +228,10 @@ class Command(BaseCommand):
                         affected_item=item,
                         steps_before="Nothing unusual before the fault.",
                         findings="Known issue with a one-step fix.",
-                        summary="Applied the standard fix and checked it with the customer on the phone.",
+                        summary=FIXES[subject],
                     )
                 elif step == "resolve":
-                    services.ticket_resolve(actor=agent(), ticket_id=tid, summary="Replaced the faulty part and tested.")
+                    services.ticket_resolve(actor=agent(), ticket_id=tid, summary=FIXES[subject])
                 elif step == "confirm":
                     services.ticket_close(
                         actor=customer, ticket_id=tid, csat=rng.choice([5, 5, 4, 4, 3, 2]), comment="Works now, thanks."
