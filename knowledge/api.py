@@ -34,7 +34,7 @@ class ArticleSerializer(serializers.ModelSerializer):
                   "version"]
 
     def get_tags(self, article) -> list[str]:
-        return article.tag_names.split()
+        return article.tag_list
 
     def get_solution_html(self, article) -> str:
         return str(render_markdown(article.solution))

@@ -13,6 +13,10 @@ from django.utils.translation import gettext_lazy as _
 from tickets.models import Category, Ticket
 
 
+# Between the names in `Article.tag_names` (a tag may contain spaces, never a comma).
+TAG_SEPARATOR = ", "
+
+
 class Visibility(models.TextChoices):
     INTERNAL = "internal", _("internal (agents only)")
     PUBLIC = "public", _("public (customers too)")
@@ -39,7 +43,8 @@ class Article(models.Model):
     category = models.ForeignKey(Category, on_delete=models.PROTECT, null=True, blank=True, related_name="articles",
                                  verbose_name=_("category"))
     tags = models.ManyToManyField(Tag, blank=True, related_name="articles", verbose_name=_("tags"))
-    # The tag names, space-separated: part of the search vector (a generated column cannot read the tag table).
+    # The tag names, TAG_SEPARATOR between them: part of the search vector (a generated column cannot read the
+    # tag table), and what pages show without querying the tags.
     tag_names = models.CharField(_("tag names"), max_length=500, blank=True, editable=False)
     visibility = models.CharField(_("visibility"), max_length=8, choices=Visibility.choices,
                                   default=Visibility.INTERNAL)
@@ -72,6 +77,10 @@ class Article(models.Model):
 
     def get_absolute_url(self):
         return reverse("knowledge:article", args=[self.pk])
+
+    @property
+    def tag_list(self) -> list[str]:
+        return self.tag_names.split(TAG_SEPARATOR) if self.tag_names else []
 
     @property
     def is_public(self) -> bool:

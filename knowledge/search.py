@@ -1,7 +1,8 @@
 """Finding earlier fixes and articles that match a problem: one SQL query per kind.
 
 On PostgreSQL both tickets and articles carry a stored, weighted full-text vector (subject or title first,
-then diagnosis, resolution or problem, then the rest; migrations `tickets.0012` and `knowledge.0002`),
+then diagnosis, resolution or problem, then the rest; migrations `tickets.0012` and `knowledge.0002`;
+the `tierdesk` configuration stems English and Russian and keeps stop words to the application),
 indexed with GIN over resolved tickets and over articles. A problem is reduced to its key words
 (`tickets.similarity.key_words`), and the query asks, in order, for the rows that contain all of them, then
 any all-but-one of them, and so on down to two — each step ranked by `ts_rank_cd` and cut to a few rows.
@@ -147,7 +148,7 @@ def _ranked(source: _Source, words: list[str], limit: int, *, exclude: int = 0, 
         params[f"q{size}"] = _any_of(combinations(words, size))
         steps.append(
             f"({select}, {size} AS matched, ts_rank_cd({source.vector}, q.query) AS score, {len(steps)} AS step "
-            f"FROM {source.tables}, to_tsquery('russian', %(q{size})s) q(query) "
+            f"FROM {source.tables}, to_tsquery('tierdesk', %(q{size})s) q(query) "
             f"WHERE {source.where} AND {source.vector} @@ q.query ORDER BY score DESC LIMIT %(step)s)"
         )
     if len(words) <= SHORT_SUBJECT and subject:
@@ -160,7 +161,7 @@ def _ranked(source: _Source, words: list[str], limit: int, *, exclude: int = 0, 
     params["q1"] = _any_of((word,) for word in words)
     steps.append(
         f"({select}, 1 AS matched, 0.0 AS score, {len(steps)} AS step "
-        f"FROM {source.tables}, to_tsquery('russian', %(q1)s) q(query) "
+        f"FROM {source.tables}, to_tsquery('tierdesk', %(q1)s) q(query) "
         f"WHERE {source.where} AND {source.vector} @@ q.query LIMIT %(step)s)"
     )
     sql = "SELECT * FROM (" + " UNION ALL ".join(steps) + ") s LIMIT %(total)s"
@@ -182,10 +183,15 @@ def _ranked(source: _Source, words: list[str], limit: int, *, exclude: int = 0, 
 
 
 def _contains_any(fields: tuple[str, ...], words: list[str]) -> Q:
+    """Rows with any key word's stem in any of `fields`. SQLite folds the case of ASCII letters only, so the
+    lower-case, capitalised and upper-case forms are asked for ("эцп", "Эцп", "ЭЦП")."""
     condition = Q()
     for word in words:
+        stem = similarity.stem(word)
         for field in fields:
-            condition |= Q(**{f"{field}__icontains": similarity.stem(word)})
+            condition |= Q(**{f"{field}__icontains": stem})
+            if not stem.isascii():
+                condition |= Q(**{f"{field}__contains": stem.capitalize()}) | Q(**{f"{field}__contains": stem.upper()})
     return condition
 
 
@@ -211,7 +217,7 @@ def _fallback_tickets(ticket: Ticket, words: list[str], limit: int) -> list[Matc
         Ticket.objects.filter(status__in=DONE)
         .exclude(pk=ticket.pk)
         .exclude(resolution_summary="")
-        .filter(_contains_any(("subject", "findings", "resolution_summary"), words))
+        .filter(_contains_any(("subject", "affected_item", "findings", "resolution_summary", "description"), words))
         .select_related("category")
         .only("pk", "subject", "description", "affected_item", "findings", "resolution_summary", "resolved_at",
               "category__name")

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from knowledge.models import Article, Deflection, Revision, SuggestionUse, Tag, Use, Visibility
+from knowledge.models import TAG_SEPARATOR, Article, Deflection, Revision, SuggestionUse, Tag, Use, Visibility
 from tickets import services as ticket_services
 from tickets.exceptions import TicketError
 from tickets.models import Category, Ticket
@@ -103,7 +103,7 @@ def article_save(*, user, data: ArticleInput, article_id: int | None = None, ver
         before = _snapshot(article, article.tag_names)
     for name in ("title", "problem", "solution", "category", "visibility", "language", "archived"):
         setattr(article, name, getattr(data, name))
-    article.tag_names = " ".join(data.tags)
+    article.tag_names = TAG_SEPARATOR.join(data.tags)
     after = _snapshot(article, article.tag_names)
     changed = [name for name in TRACKED if before is None or before[name] != after[name]]
     if before is not None and not changed:

@@ -98,7 +98,7 @@ def article_detail(request, pk):
         "article": article,
         "solution_html": render_markdown(article.solution),
         "problem_html": render_markdown(article.problem),
-        "tags": article.tag_names.split(),
+        "tags": article.tag_list,
         "uses": article.uses.count(),
     })
 

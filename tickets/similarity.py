@@ -19,6 +19,7 @@ STOP_WORDS = frozenset(
     some still such than thank thanks that the their them then there these they this those through to too under
     until up us very was we were what when where which while who why will with would yes yet you your hello hi dear
     regards help issue problem problems work works working anymore every since today yesterday morning
+    doesn don won isn aren wasn weren haven hasn hadn couldn wouldn shouldn didn ain cant wont
     и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее мне было вот от меня
     еще нет о из ему теперь когда даже ну вдруг ли если уже или ни быть был него до вас нибудь опять уж вам ведь там
     потом себя ничего ей может они тут где есть надо ней для мы тебя их чем была сам чтобы без будто чего раз тоже
@@ -29,29 +30,54 @@ STOP_WORDS = frozenset(
     """.split()
 )
 
-# Endings stripped so that "printers"/"printer" and "принтера"/"принтер" meet (a light stemmer: the
-# fallback needs agreement between forms of a word, not linguistics).
-_ENDINGS = sorted(
+# Russian endings stripped so that "принтера"/"принтер" and "печатает"/"печатают" meet (a light stemmer: the
+# fallback needs agreement between forms of a word, not linguistics). English has its own rules below.
+_RUSSIAN_ENDINGS = sorted(
     (
-        "ing ed es s ly ation ations "
         "ами ями ого его ому ему ыми ими ах ях ам ям ов ев ей ой ий ый ая яя ое ее ую юю ом ем ы и а я о е у ю ь "
         "ается ются ает яет ают яют ует уют ить ать ять еть ет ют ит ят ишь ешь"
     ).split(),
     key=len,
     reverse=True,
 )
+# "doesn't" is split at the apostrophe: what is left of a contraction says nothing.
+_CONTRACTION = re.compile(r"[\'’](t|s|ll|ve|re|d|m)\b", re.IGNORECASE)
 
 
 def stem(word: str) -> str:
-    for ending in _ENDINGS:
+    if word.isascii():
+        return _english_stem(word)
+    for ending in _RUSSIAN_ENDINGS:
         if word.endswith(ending) and len(word) - len(ending) >= 3:
             return word[: -len(ending)]
     return word
 
 
+def _english_stem(word: str) -> str:
+    """drives/drive → driv, licences/licence → licenc, meetings/meeting → meet, mapped/map → map."""
+    if len(word) <= 3:
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("sses"):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for ending in ("ingly", "edly", "ing", "ed", "ly"):
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            word = word[: -len(ending)]
+            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]  # mapped → mapp → map
+            break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    return word
+
+
 def words(text: str) -> list[str]:
     """The meaningful words of `text`, lower-cased, in order, stop words left out (repeats kept)."""
-    return [w for w in WORD.findall((text or "").lower()) if w not in STOP_WORDS and not w.isdigit()]
+    text = _CONTRACTION.sub("", (text or "").lower()).replace("ё", "е")
+    return [w for w in WORD.findall(text) if w not in STOP_WORDS and not w.isdigit()]
 
 
 def key_words(*texts: str, limit: int = 6) -> list[str]:

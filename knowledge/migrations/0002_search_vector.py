@@ -7,9 +7,9 @@ from helpdesk.postgres import on_postgresql
 
 COLUMN = """
 ALTER TABLE knowledge_article ADD COLUMN IF NOT EXISTS search_vector tsvector GENERATED ALWAYS AS (
-    setweight(to_tsvector('russian'::regconfig, coalesce(title, '') || ' ' || coalesce(tag_names, '')), 'A')
-    || setweight(to_tsvector('russian'::regconfig, coalesce(problem, '')), 'B')
-    || setweight(to_tsvector('russian'::regconfig, coalesce(solution, '')), 'C')
+    setweight(to_tsvector('tierdesk'::regconfig, translate(coalesce(title, ''), 'ёЁ', 'еЕ') || ' ' || translate(coalesce(tag_names, ''), 'ёЁ', 'еЕ')), 'A')
+    || setweight(to_tsvector('tierdesk'::regconfig, translate(coalesce(problem, ''), 'ёЁ', 'еЕ')), 'B')
+    || setweight(to_tsvector('tierdesk'::regconfig, translate(coalesce(solution, ''), 'ёЁ', 'еЕ')), 'C')
 ) STORED
 """
 INDEXES = [
@@ -24,7 +24,8 @@ DROP = [
 
 
 class Migration(migrations.Migration):
-    dependencies = [("knowledge", "0001_initial")]
+    # The text search configuration `tierdesk` comes from tickets.0012.
+    dependencies = [("knowledge", "0001_initial"), ("tickets", "0012_similar_search")]
 
     operations = [
         TrigramExtension(),

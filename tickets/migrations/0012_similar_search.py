@@ -3,20 +3,30 @@ subjects; both only over resolved and closed tickets. Other databases get neithe
 back to scoring in Python).
 
 The vector is a stored generated column: PostgreSQL keeps it in step with the row on every write, so no code
-path can forget it. The `russian` configuration stems Russian words and, through its English stemmer for
-ASCII words, English ones too.
+path can forget it. The text search configuration `tierdesk` stems Russian words and English (ASCII) ones
+with the Snowball stemmers, and keeps every word: which words matter is decided by the application
+(`tickets.similarity`), so a query never silently loses a key word PostgreSQL would call a stop word
+("network down" must not become "network").
 """
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 
 from helpdesk.postgres import on_postgresql
 
+CONFIGURATION = [
+    "CREATE TEXT SEARCH DICTIONARY tierdesk_english (TEMPLATE = snowball, LANGUAGE = english)",
+    "CREATE TEXT SEARCH DICTIONARY tierdesk_russian (TEMPLATE = snowball, LANGUAGE = russian)",
+    "CREATE TEXT SEARCH CONFIGURATION tierdesk (COPY = russian)",
+    "ALTER TEXT SEARCH CONFIGURATION tierdesk ALTER MAPPING FOR asciiword, asciihword, hword_asciipart "
+    "WITH tierdesk_english",
+    "ALTER TEXT SEARCH CONFIGURATION tierdesk ALTER MAPPING FOR word, hword, hword_part WITH tierdesk_russian",
+]
 COLUMN = """
 ALTER TABLE tickets_ticket ADD COLUMN IF NOT EXISTS similar_vector tsvector GENERATED ALWAYS AS (
-    setweight(to_tsvector('russian'::regconfig, coalesce(subject, '')), 'A')
-    || setweight(to_tsvector('russian'::regconfig, coalesce(affected_item, '') || ' ' || coalesce(findings, '')), 'B')
-    || setweight(to_tsvector('russian'::regconfig, coalesce(resolution_summary, '')), 'C')
-    || setweight(to_tsvector('russian'::regconfig, left(coalesce(description, ''), 4000)), 'D')
+    setweight(to_tsvector('tierdesk'::regconfig, translate(coalesce(subject, ''), 'ёЁ', 'еЕ')), 'A')
+    || setweight(to_tsvector('tierdesk'::regconfig, translate(coalesce(affected_item, ''), 'ёЁ', 'еЕ') || ' ' || translate(coalesce(findings, ''), 'ёЁ', 'еЕ')), 'B')
+    || setweight(to_tsvector('tierdesk'::regconfig, translate(coalesce(resolution_summary, ''), 'ёЁ', 'еЕ')), 'C')
+    || setweight(to_tsvector('tierdesk'::regconfig, left(translate(coalesce(description, ''), 'ёЁ', 'еЕ'), 4000)), 'D')
 ) STORED
 """
 INDEXES = [
@@ -29,6 +39,9 @@ DROP = [
     "DROP INDEX IF EXISTS ticket_subject_trgm",
     "DROP INDEX IF EXISTS ticket_similar_gin",
     "ALTER TABLE tickets_ticket DROP COLUMN IF EXISTS similar_vector",
+    "DROP TEXT SEARCH CONFIGURATION IF EXISTS tierdesk",
+    "DROP TEXT SEARCH DICTIONARY IF EXISTS tierdesk_russian",
+    "DROP TEXT SEARCH DICTIONARY IF EXISTS tierdesk_english",
 ]
 
 
@@ -37,5 +50,5 @@ class Migration(migrations.Migration):
 
     operations = [
         TrigramExtension(),
-        on_postgresql([COLUMN, *INDEXES], DROP),
+        on_postgresql([*CONFIGURATION, COLUMN, *INDEXES], DROP),
     ]
