@@ -549,31 +549,38 @@ def index(request):
         "weakest_ttr": weakest_list(rows["category"], "ttr_median", "duration", "time_to_resolve", filters),
         "backlog": backlog_tables(current["backlog"], tiers, filters, now),
         "knowledge": knowledge_panel(knowledge_summary(start=filters.start, end=filters.end,
-                                                       **filters.selector_filters())),
+                                                       **filters.selector_filters()), filters),
         "csv": csv_urls,
     }
     return render(request, "dashboard/index.html", context)
 
 
-def knowledge_panel(numbers: dict) -> dict:
-    """The knowledge base's figures as the page shows them."""
+def knowledge_panel(numbers: dict, filters: Filters) -> dict:
+    """The knowledge base's figures as the page shows them, each linked to what it counts (deflections are
+    contacts that never became tickets: their list is the admin's)."""
     with_, without = numbers["time_to_resolve_with_suggestion"], numbers["time_to_resolve_without_suggestion"]
+
+    def tickets(count):
+        return ngettext("%(count)s ticket", "%(count)s tickets", count) % {
+            "count": number_format(count, force_grouping=True)}
+
+    deflections = reverse("admin:knowledge_deflection_changelist") + "?" + urlencode(
+        {"at__gte": filters.start.isoformat(), "at__lt": filters.end.isoformat()})
     return {
         "cards": [
             {"key": "suggestions_used", "label": _("Suggestions used"),
-             "value": show("count", numbers["suggestions_used"])},
+             "value": show("count", numbers["suggestions_used"]), "link": drill_url(filters, "suggestions_used")},
             {"key": "articles_per_resolution", "label": _("Articles used per resolution"),
-             "value": show("score", numbers["articles_per_resolution"])},
+             "value": show("score", numbers["articles_per_resolution"]),
+             "link": drill_url(filters, "articles_per_resolution")},
             {"key": "deflected_contacts", "label": _("Contacts deflected by articles"),
-             "value": show("count", numbers["deflected_contacts"])},
+             "value": show("count", numbers["deflected_contacts"]), "link": deflections},
             {"key": "ttr_with_suggestion", "label": _("Time to resolve with a suggestion (median)"),
-             "value": show("duration", with_["median"]),
-             "detail": ngettext("%(count)s ticket", "%(count)s tickets", with_["count"]) % {
-                 "count": number_format(with_["count"], force_grouping=True)}},
+             "value": show("duration", with_["median"]), "detail": tickets(with_["count"]),
+             "link": drill_url(filters, "ttr_with_suggestion")},
             {"key": "ttr_without_suggestion", "label": _("Time to resolve without (median)"),
-             "value": show("duration", without["median"]),
-             "detail": ngettext("%(count)s ticket", "%(count)s tickets", without["count"]) % {
-                 "count": number_format(without["count"], force_grouping=True)}},
+             "value": show("duration", without["median"]), "detail": tickets(without["count"]),
+             "link": drill_url(filters, "ttr_without_suggestion")},
         ],
         "top_articles": numbers["top_articles"],
     }

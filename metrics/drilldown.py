@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -18,12 +18,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
+from knowledge.models import SuggestionUse
 from metrics.dashboard import Filters, csv_value, human_duration, manager_required, parse_filters, show
 from metrics.facts import (
     Scope,
     at_tier_tickets,
     created_tickets,
     defect_events,
+    in_ranges,
     rated_tickets,
     reopen_events,
     resolved_tickets,
@@ -98,6 +100,23 @@ DRILLS = {
                      "answered by it count."),
         "responded_due", "created_at", counted="answered_in_time", counted_label=gettext_lazy("In time"),
         value="response"),
+    "suggestions_used": Drill(
+        gettext_lazy("Suggestions used"),
+        gettext_lazy("Tickets on which an agent linked or pasted an earlier fix or an article in the period."),
+        "suggested", "created_at"),
+    "articles_per_resolution": Drill(
+        gettext_lazy("Articles used per resolution"),
+        gettext_lazy("Tickets resolved in the period; those on which an article was used are marked."),
+        "resolved_knowledge", "resolved_at", counted="used_article", counted_label=gettext_lazy("Used an article")),
+    "ttr_with_suggestion": Drill(
+        gettext_lazy("Time to resolve with a suggestion"),
+        gettext_lazy("Tickets resolved in the period on which a suggestion was used, with their time to resolve."),
+        "resolved_with_suggestion", "resolved_at", value="ttr"),
+    "ttr_without_suggestion": Drill(
+        gettext_lazy("Time to resolve without a suggestion"),
+        gettext_lazy("Tickets resolved in the period on which no suggestion was used, with their time to "
+                     "resolve."),
+        "resolved_without_suggestion", "resolved_at", value="ttr"),
     "csat": Drill(
         gettext_lazy("Customer satisfaction"),
         gettext_lazy("Tickets closed in the period with a rating; ratings of 4 or 5 count as satisfied."),
@@ -143,6 +162,16 @@ def tickets_behind(metric: str, scope: Scope, start, end, *, at_tier=None):
         repeated = created_tickets(scope, ranges).filter(repeat_of__isnull=False).values("pk")
         reopened = reopen_events(scope, ranges).values("ticket_id")
         tickets = scope.tickets().filter(Q(pk__in=repeated) | Q(pk__in=reopened))
+    elif source == "suggested":
+        uses = SuggestionUse.objects.filter(in_ranges("at", ranges))
+        tickets = scope.tickets().filter(pk__in=uses.values("ticket_id"))
+    elif source.startswith("resolved_"):
+        tickets = resolved_tickets(scope, ranges).annotate(
+            used_suggestion=Exists(SuggestionUse.objects.filter(ticket=OuterRef("pk"))),
+            used_article=Exists(SuggestionUse.objects.filter(ticket=OuterRef("pk"), article__isnull=False)),
+        )
+        if source != "resolved_knowledge":
+            tickets = tickets.filter(used_suggestion=source == "resolved_with_suggestion")
     else:  # defects
         tickets = scope.tickets().filter(pk__in=defect_events(scope, ranges).values("ticket_id"))
     return tickets.select_related("tier", "category", "assignee", "repeat_of").order_by(f"-{drill.order}", "-id")

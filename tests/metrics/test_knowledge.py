@@ -1,5 +1,6 @@
 """The knowledge metrics, checked against the same numbers computed independently in plain Python."""
 import random
+import re
 import statistics
 from datetime import timedelta
 
@@ -11,13 +12,15 @@ from django.utils import timezone
 from knowledge import services as knowledge
 from knowledge.models import Deflection, SuggestionUse, Use, Visibility
 from metrics.knowledge import knowledge_summary
+from metrics.rollups import midnight
 from tests.factories import CategoryFactory, make_ticket
 from tickets import services
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
-START = timezone.now().replace(microsecond=0) - timedelta(days=20)
-END = START + timedelta(days=10)
+# Whole local days, so that the dashboard's custom dates cover exactly [START, END).
+START = midnight(timezone.localdate() - timedelta(days=20))
+END = midnight(timezone.localdate() - timedelta(days=10))
 
 
 @pytest.fixture
@@ -133,3 +136,24 @@ def test_the_api_and_the_dashboard_show_them(client, mona, history):
 def test_agents_cannot_read_the_knowledge_metrics_of_the_dashboard(client, alice):
     client.force_login(alice)
     assert client.get(reverse("dashboard:index")).status_code == 403
+
+
+def test_each_knowledge_number_opens_what_it_counts(client, mona, history):
+    client.force_login(mona)
+    period = {"period": "custom", "from": START.date().isoformat(), "to": (END.date() - timedelta(days=1)).isoformat()}
+    wanted = expected()
+    used = set(SuggestionUse.objects.filter(at__gte=START, at__lt=END).values_list("ticket_id", flat=True))
+    with_suggestion = [t for t in Ticket.objects.all() if t.resolved_at and START <= t.resolved_at < END
+                       and t.suggestion_uses.exists()]
+
+    def listed(metric):
+        html = client.get("/dashboard/tickets/", {**period, "metric": metric}).content.decode()
+        return {int(pk) for pk in re.findall(r'href="/desk/t/(\d+)/"', html)}
+
+    assert listed("suggestions_used") == used
+    assert listed("ttr_with_suggestion") == {t.pk for t in with_suggestion}
+    assert len(listed("ttr_without_suggestion")) == wanted["time_to_resolve_without_suggestion"]["count"]
+    assert len(listed("articles_per_resolution")) == wanted["resolved"]
+    deflections = client.get("/admin/knowledge/deflection/", {"at__gte": START.isoformat(), "at__lt": END.isoformat()})
+    assert deflections.status_code == 200
+    assert deflections.content.decode().count('class="field-query"') == wanted["deflected_contacts"]
