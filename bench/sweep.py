@@ -17,13 +17,8 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
-os.environ.setdefault("DEBUG", "0")
+import environment  # noqa: F401 — the project on the path and the bench settings, before Django starts
 
 
 def recreate_database(url: str) -> None:

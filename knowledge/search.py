@@ -5,10 +5,10 @@ then diagnosis, resolution or problem, then the rest; migrations `tickets.0012` 
 the `tierdesk` configuration stems English and Russian and keeps stop words to the application),
 indexed with GIN over resolved tickets and over articles. A problem is reduced to its key words
 (`tickets.similarity.key_words`), and the query asks, in order, for the rows that contain all of them, then
-any all-but-one of them, and so on down to two — each step ranked by `ts_rank_cd` and cut to a few rows.
-The steps are the branches of one `UNION ALL` under a `LIMIT`, and PostgreSQL runs a branch only while
-the earlier ones have not filled the limit: the common case reads the few rows that share most words and
-never ranks the many that share one. Short subjects add a step by trigram similarity (typos, word forms
+exactly all but one of them, and so on down to two — each step ranked by `ts_rank_cd`, reading at most
+STEP_CANDIDATES rows. The steps are the branches of one `UNION ALL` under a `LIMIT`, and PostgreSQL runs a
+branch only while the earlier ones have not filled the limit: the common case reads the few rows that share
+most words and never ranks the many that share fewer. Short subjects add a step by trigram similarity (typos, word forms
 the stemmer does not join), and a last step takes any row sharing a single word.
 
 Other databases (SQLite in the embedded mode) get the same answers' shape from a simple scan of the
@@ -27,10 +27,11 @@ from tickets.models import Ticket, format_reference
 from tickets.workflow import Status
 
 KEY_WORDS = 6
-# The trigram step is for subjects this short (in key words).
+# The trigram step is for subjects this short (two words or more: one word is as long as no string it could be
+# similar to).
 SHORT_SUBJECT = 3
-# Rows each step may contribute, as a multiple of the rows wanted.
-STEP_ROWS = 2
+# Rows a step reads and ranks at most.
+STEP_CANDIDATES = 1000
 # The fallback scores at most this many of the newest candidates.
 FALLBACK_CANDIDATES = 300
 DONE = (Status.RESOLVED, Status.CLOSED)
@@ -139,44 +140,50 @@ def _any_of(groups) -> str:
 
 def _ranked(source: _Source, words: list[str], limit: int, *, exclude: int = 0, public_only: bool = False,
             language: str = "", subject: str = "") -> list[Match]:
-    rows_per_step = limit * STEP_ROWS
-    params = {"exclude": exclude, "public_only": public_only, "language": language, "step": rows_per_step,
-              "total": limit * 4, "subject": subject[:200]}
-    select = f"SELECT {source.columns}"
-    steps = []
-    for size in range(len(words), 1, -1):
+    params = {"exclude": exclude, "public_only": public_only, "language": language, "limit": limit,
+              "cap": STEP_CANDIDATES, "subject": subject[:200]}
+    for size in range(len(words), 0, -1):
         params[f"q{size}"] = _any_of(combinations(words, size))
-        steps.append(
-            f"({select}, {size} AS matched, ts_rank_cd({source.vector}, q.query) AS score, {len(steps)} AS step "
-            f"FROM {source.tables}, to_tsquery('tierdesk', %(q{size})s) q(query) "
-            f"WHERE {source.where} AND {source.vector} @@ q.query ORDER BY score DESC LIMIT %(step)s)"
-        )
-    if len(words) <= SHORT_SUBJECT and subject:
-        steps.append(
-            f"({select}, 0 AS matched, similarity({source.trigram}, %(subject)s) AS score, {len(steps)} AS step "
-            f"FROM {source.tables} WHERE {source.where} AND {source.trigram} %% %(subject)s "
-            f"ORDER BY score DESC LIMIT %(step)s)"
-        )
-    # Sharing one word is the weakest hint: taken unranked, so a common word costs no sort of its many rows.
-    params["q1"] = _any_of((word,) for word in words)
-    steps.append(
-        f"({select}, 1 AS matched, 0.0 AS score, {len(steps)} AS step "
-        f"FROM {source.tables}, to_tsquery('tierdesk', %(q1)s) q(query) "
-        f"WHERE {source.where} AND {source.vector} @@ q.query LIMIT %(step)s)"
-    )
-    sql = "SELECT * FROM (" + " UNION ALL ".join(steps) + ") s LIMIT %(total)s"
+    ctes, steps = [], []
+
+    def step(matched: str, score: str, where: str, *, ranked: bool = True) -> None:
+        # Each step's rows come from a MATERIALIZED CTE: PostgreSQL plans it on its own, without the LIMITs
+        # around it, so it reads the step's rows through the index (under a LIMIT the planner would rather scan
+        # the table and hope to meet matches early — a second lost when the words are rarer than it thinks),
+        # and runs it only as far as the step asks. At most STEP_CANDIDATES rows of a step are read and scored,
+        # so a step of common words costs a bounded time (its candidates are then the first the index gives).
+        name = f"step{len(steps)}"
+        ctes.append(f"{name} AS MATERIALIZED (SELECT {source.columns}, {matched} AS matched, {score} AS score, "
+                    f"{len(steps)} AS step FROM {source.tables} WHERE {source.where} AND {where})")
+        order = "ORDER BY c.score DESC " if ranked else ""
+        steps.append(f"(SELECT * FROM (SELECT * FROM {name} LIMIT %(cap)s) c {order}LIMIT %(limit)s)")
+
+    def words_in(size: int) -> str:
+        return f"{source.vector} @@ to_tsquery('tierdesk', %(q{size})s)"
+
+    # Exactly `size` of the key words (at least `size`, not `size + 1`): the steps never overlap, so the first
+    # step with enough rows ends the query.
+    for size in range(len(words), 1, -1):
+        fewer = f" AND NOT {words_in(size + 1)}" if size < len(words) else ""
+        step(str(size), f"ts_rank_cd({source.vector}, to_tsquery('tierdesk', %(q{size})s))", words_in(size) + fewer)
+    at_most_one = f" AND NOT {words_in(2)}" if len(words) > 1 else ""
+    if 2 <= len(words) <= SHORT_SUBJECT and subject:
+        step("0", f"similarity({source.trigram}, %(subject)s)", f"{source.trigram} %% %(subject)s{at_most_one}")
+    # Sharing one word is the weakest hint: taken unranked.
+    step("1", "0.0", words_in(1) + at_most_one, ranked=False)
+    sql = f"WITH {', '.join(ctes)} SELECT * FROM ({' UNION ALL '.join(steps)}) s LIMIT %(limit)s"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     rows.sort(key=lambda row: (row[8], -row[7]))  # step, then score: the order the steps were run in
     found, seen = [], set()
     for pk, title, text, category, when, public, matched, score, _step in rows:
-        if pk in seen:
+        if pk in seen:  # a row both similar by trigram and sharing one word
             continue
         seen.add(pk)
         found.append(Match(source.kind, pk, title, text, category or "", when, matched, len(words), float(score),
                            public))
-    return found[:limit]
+    return found
 
 
 # --- other databases ---------------------------------------------------------------------------------------
