@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: its time covers every other middleware (a no-op unless SERVER_TIMING is on).
+    "helpdesk.timing.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -65,6 +67,9 @@ MIDDLEWARE = [
     # Last: it answers a locked-out sign-in before the view runs.
     "axes.middleware.AxesMiddleware",
 ]
+
+# `Server-Timing` headers with each response's server time and SQL query count (benchmarks, profiling).
+SERVER_TIMING = env_bool("SERVER_TIMING", False)
 
 ROOT_URLCONF = "helpdesk.urls"
 WSGI_APPLICATION = "helpdesk.wsgi.application"
