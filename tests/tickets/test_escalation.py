@@ -8,6 +8,7 @@ from django.core import mail
 from tests.concurrency import race
 from tests.factories import make_ticket, staff_user
 from tickets import escalation, services
+from tickets.exceptions import TicketError
 from tickets.models import Event, Ticket
 from tickets.tasks import sla_sweep
 from tickets.workflow import EventKind, Status
@@ -179,5 +180,32 @@ def test_sweep_queries_per_escalated_ticket_are_constant(round_the_clock):
     few = sweep_queries(5, T0)
     many = sweep_queries(15, T0 + 10 * H)
     assert (few[0], many[0]) == (5, 15)
-    # savepoint, lock, update, event insert, release: five per ticket, whatever the batch size
-    assert many[1] - few[1] == 10 * 5
+    # The batch is claimed whole (rows locked and read at once, one savepoint per batch): per ticket only the
+    # conditional update and the event insert, whatever the batch size.
+    assert many[1] - few[1] == 10 * 2
+
+
+def test_one_failing_ticket_costs_only_itself(round_the_clock, monkeypatch):
+    """A ticket whose check fails undoes its batch's first pass; the batch is then checked ticket by ticket,
+    so every other ticket is still escalated, once, and the failing one stays due for the next sweep."""
+    with at(T0):
+        tickets = [make_ticket() for _ in range(4)]
+    escalation.sweep(now=T0 + 100 * M)
+    poison = tickets[1].pk
+    checked = services.sla_check_locked
+
+    def failing(ticket, **kwargs):
+        if ticket.pk == poison:
+            raise TicketError(TicketError.ILLEGAL_TRANSITION, "refused for the test")
+        return checked(ticket, **kwargs)
+
+    monkeypatch.setattr(escalation, "sla_check_locked", failing)
+    monkeypatch.setattr(services, "sla_check_locked", failing)
+    counts = escalation.sweep(now=T0 + 2 * H)
+    assert counts["escalated"] == 3
+    for ticket in tickets:
+        ticket.refresh_from_db()
+        escalated = Event.objects.filter(ticket=ticket, kind=EventKind.ESCALATED).count()
+        assert (ticket.tier.code, escalated) == (("L1", 0) if ticket.pk == poison else ("L2", 1))
+    poisoned = Ticket.objects.get(pk=poison)
+    assert poisoned.sla_next_check_at is not None and poisoned.sla_next_check_at <= T0 + 2 * H
