@@ -34,8 +34,10 @@ def search_tickets(queryset, text: str):
     """Tickets whose subject, description or comments match `text`.
 
     PostgreSQL: full-text search with the GIN index on to_tsvector('simple',
-    search_text) (migration 0006; the expression here must stay identical for
-    the index to be used). Other databases: a case-insensitive substring match.
+    COALESCE(search_text, '')) — the expression SearchVector produces (migration
+    0013; it must stay identical for the index to be used, which the benchmark
+    guard in tests/bench checks). Other databases: a case-insensitive substring
+    match.
     """
     from django.contrib.postgres.search import SearchQuery, SearchVector
     from django.db import connection

@@ -44,6 +44,7 @@ QUEUES = {
     "open": gettext_lazy("All open"),
     "breaching": gettext_lazy("Breaching soon"),
     "waiting": gettext_lazy("Waiting on customer"),
+    "all": gettext_lazy("All tickets"),
 }
 SORTS = {
     "-created_at": gettext_lazy("Newest first"),
@@ -91,6 +92,8 @@ def queue_tickets(user, queue: str):
         ).filter(due__lte=timezone.now() + BREACHING_WINDOW)
     if queue == "waiting":
         return tickets.filter(status=Status.WAITING)
+    if queue == "all":
+        return tickets
     return tickets.filter(status__in=OPEN_STATUSES)
 
 
