@@ -10,12 +10,12 @@ current tier, category and assignee):
 - **time to resolve with / without a suggestion**: the tickets resolved in the period split by whether any
   suggestion was used on them; count, median and mean in calendar seconds.
 """
-from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef
+from django.db.models import Count
 
 from knowledge.models import Article, Deflection, SuggestionUse
-from metrics.facts import Scope
-from metrics.percentiles import stats_of
+from metrics import percentiles
+from metrics.facts import Scope, micro
+from metrics.selectors import MICROSECONDS, Reading, raw_duration_stats
 from tickets.workflow import Status
 
 DONE = (Status.RESOLVED, Status.CLOSED)
@@ -32,7 +32,7 @@ def knowledge_summary(*, start, end, tier=None, category=None, agent=None) -> di
         SuggestionUse.objects.filter(ticket__in=resolved, article__isnull=False)
         .values("ticket", "article").distinct().count()
     )
-    split = _time_to_resolve_split(resolved)
+    split = _time_to_resolve_split(resolved, start=start, end=end, tier=tier, category=category, agent=agent)
     resolved_count = split[True]["count"] + split[False]["count"]
     if tier is None and agent is None:
         deflections = Deflection.objects.filter(at__gte=start, at__lt=end)
@@ -57,28 +57,22 @@ def knowledge_summary(*, start, end, tier=None, category=None, agent=None) -> di
     }
 
 
-def _time_to_resolve_split(resolved) -> dict:
-    """{True: stats of tickets that used a suggestion, False: of the others}, each {count, median, mean}."""
-    annotated = resolved.annotate(used=Exists(SuggestionUse.objects.filter(ticket=OuterRef("pk"))))
-    empty = {"count": 0, "median": None, "mean": None}
-    result = {True: dict(empty), False: dict(empty)}
-    if connection.vendor == "postgresql":
-        sql, params = annotated.annotate(took=F("resolved_at") - F("created_at")).values("used", "took").query \
-            .sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT used, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM took)), "
-                f"avg(extract(epoch FROM took)) FROM ({sql}) s GROUP BY used",
-                params,
-            )
-            for used, count, median, mean in cursor.fetchall():
-                result[bool(used)] = {"count": count, "median": float(median), "mean": float(mean)}
-        return result
-    values = {True: [], False: []}
-    for used, created_at, resolved_at in annotated.values_list("used", "created_at", "resolved_at"):
-        values[bool(used)].append((resolved_at - created_at).total_seconds())
-    for used, seconds in values.items():
-        stats = stats_of(seconds)
-        if stats:
-            result[used] = {"count": stats["n"], "median": stats[0.5], "mean": stats["sum"] / stats["n"]}
-    return result
+def _time_to_resolve_split(resolved, **period) -> dict:
+    """{True: the tickets resolved in the period that used a suggestion, False: the others}, each {count,
+    median, mean} in seconds.
+
+    The first are few: read live. The others are every ticket resolved in the period less those, which the
+    metrics' rollups give without sorting a year of durations (`raw_duration_stats` with `minus`)."""
+    used = resolved.filter(pk__in=SuggestionUse.objects.values("ticket_id")).values_list("created_at", "resolved_at")
+    with_suggestion = [micro(resolved_at - created_at) for created_at, resolved_at in used]
+    reading = Reading(durations=("ttr",), flow=False, **period)
+    live = {key: facts.durations["ttr"] for key, facts in reading.live("none").items() if facts.durations["ttr"]}
+    others = raw_duration_stats(reading.plan, reading.scope, "none", "ttr", live,
+                                minus={None: with_suggestion}).get(None)
+    return {True: _seconds_of(percentiles.stats_of(with_suggestion)), False: _seconds_of(others)}
+
+
+def _seconds_of(stats: dict | None) -> dict:
+    if not stats or not stats["n"]:
+        return {"count": 0, "median": None, "mean": None}
+    return {"count": stats["n"], "median": stats[0.5] / MICROSECONDS, "mean": stats["sum"] / stats["n"] / MICROSECONDS}

@@ -250,15 +250,26 @@ def _duration_stats(plan: Plan, scope: Scope, by: str, name: str, live: dict) ->
 
     Every way of getting there ends in the same order statistics and `percentiles.interpolate`, so rollups and
     live queries give identical numbers."""
+    stats = raw_duration_stats(plan, scope, by, name, live)
+    return {key: value for key, found in stats.items() if (value := _as_durations(found))}
+
+
+def raw_duration_stats(plan: Plan, scope: Scope, by: str, name: str, live: dict, minus: dict | None = None) -> dict:
+    """{group: {n, sum, 0.5, 0.9}} (microseconds) of one kind of duration over the rollups' rows and the live
+    values, less the values in `minus` ({group: [durations]}, a few of those counted: e.g. the tickets that
+    used a suggestion, to give the figures of the others)."""
+    minus = {key: found for key, found in (minus or {}).items() if found}
     if not plan.uses_rollups:
-        return {key: _as_durations(percentiles.stats_of(values)) for key, values in live.items() if values}
+        return {key: found for key, values in live.items() if (found := _stats_less(values, minus.get(key)))}
     if connection.vendor != "postgresql":
         values = _stored(plan.rollup_rows(DailyMetrics, scope), by, name)
         for key, found in live.items():
             values.setdefault(key, []).extend(found)
-        return {key: _as_durations(percentiles.stats_of(found)) for key, found in values.items() if found}
+        return {key: found for key, kept in values.items() if (found := _stats_less(kept, minus.get(key)))}
 
     removed = _stored(plan.excluded_rows(DailyMetrics, scope), by, name) if plan.excluded else {}
+    for key, found in minus.items():
+        removed.setdefault(key, []).extend(found)
     key_type = "date" if by in ("day", "week") else "integer"
 
     def group(key):
@@ -279,14 +290,23 @@ def _duration_stats(plan: Plan, scope: Scope, by: str, name: str, live: dict) ->
     for key in set(windows) | set(live):
         found = windows.get(key)
         combined = (found.combine(removed.get(key, []), live.get(key, [])) if found
-                    else percentiles.stats_of(live.get(key, [])))
+                    else _stats_less(live.get(key, []), minus.get(key)))
         if combined is None and found is not None:
-            return _duration_stats_sorting_all(plan, scope, by, name, live, stored_sql, key_type, group)
-        results[key] = _as_durations(combined)
-    return {key: value for key, value in results.items() if value}
+            return _duration_stats_sorting_all(plan, scope, by, name, live, stored_sql, key_type, group, minus)
+        if combined:
+            results[key] = combined
+    return results
 
 
-def _duration_stats_sorting_all(plan, scope, by, name, live, stored_sql, key_type, group) -> dict:
+def _stats_less(values: list, minus: list | None) -> dict | None:
+    if minus:
+        left = Counter(values)
+        left.subtract(Counter(minus))
+        values = list(left.elements())
+    return percentiles.stats_of(values)
+
+
+def _duration_stats_sorting_all(plan, scope, by, name, live, stored_sql, key_type, group, minus) -> dict:
     """The same numbers by sorting every value: for a live part too large for the kept windows."""
     sql, params = stored_sql(plan.rollup_rows(DailyMetrics, scope))
     parts = [f"({sql})"]
@@ -297,8 +317,15 @@ def _duration_stats_sorting_all(plan, scope, by, name, live, stored_sql, key_typ
     if values:
         parts.append(f"SELECT * FROM unnest(%s::{key_type}[], %s::bigint[])")
         params = (*params, keys, values)
-    windows = percentiles.fetch_windows(" UNION ALL ".join(parts), params, 0, key_type)
-    return {group(key): _as_durations(found.combine([], [])) for key, found in windows.items()}
+    # Wide enough around the ranks wanted for the values in `minus` to be taken out.
+    width = max((len(found) for found in minus.values()), default=0) + 1
+    windows = percentiles.fetch_windows(" UNION ALL ".join(parts), params, width, key_type)
+    results = {}
+    for key, found in windows.items():
+        combined = found.combine(minus.get(group(key), []), [])
+        if combined:
+            results[group(key)] = combined
+    return results
 
 
 # --- the metrics -----------------------------------------------------------------------------------------

@@ -157,3 +157,17 @@ def test_each_knowledge_number_opens_what_it_counts(client, mona, history):
     deflections = client.get("/admin/knowledge/deflection/", {"at__gte": START.isoformat(), "at__lt": END.isoformat()})
     assert deflections.status_code == 200
     assert deflections.content.decode().count('class="field-query"') == wanted["deflected_contacts"]
+
+
+def test_with_rollups_the_others_are_every_resolution_less_the_suggested(history):
+    """Read from the daily rollups (the way a year is read), "without a suggestion" is all the period's
+    resolutions less the few that used one — still exactly the independent count."""
+    from metrics import rollups
+    from metrics.selectors import Plan
+
+    with time_machine.travel(END + timedelta(days=11), tick=False):
+        rollups.rebuild()
+        assert Plan(START, END).uses_rollups
+        close_to(knowledge_summary(start=START, end=END), expected())
+        close_to(knowledge_summary(start=START, end=END, category=history["network"]),
+                 expected(category=history["network"]))
