@@ -498,7 +498,8 @@ def trend_row(row: dict, filters: Filters) -> dict:
 
 
 def numbers(filters: Filters) -> tuple:
-    """Everything the page shows: the summary, the previous period's, the breakdowns and the trend."""
+    """Everything the page shows: the summary, the previous period's, the breakdowns, the trend and the knowledge
+    base's figures."""
     chosen = filters.selector_filters()
     reading = Reading(start=filters.start, end=filters.end, **chosen)
     reading.prefetch("none", *BREAKDOWNS, filters.step)
@@ -507,7 +508,8 @@ def numbers(filters: Filters) -> tuple:
     # The previous period only feeds the changes of the headline numbers.
     previous = summary(start=previous_start, end=previous_end, durations=("ttr",), with_backlog=False, **chosen)
     rows = {by: breakdown(by=by, reading=reading) for by in BREAKDOWNS}
-    return current, previous, rows, trend(step=filters.step, reading=reading)
+    knowledge = knowledge_summary(start=filters.start, end=filters.end, reading=reading, **chosen)
+    return current, previous, rows, trend(step=filters.step, reading=reading), knowledge
 
 
 def warm(*, now: datetime | None = None) -> list[str]:
@@ -526,7 +528,7 @@ def warm(*, now: datetime | None = None) -> list[str]:
 def index(request):
     filters = parse_filters(request.GET)
     now = timezone.now()
-    current, previous, rows, trend_rows = numbers(filters)
+    current, previous, rows, trend_rows, knowledge = numbers(filters)
     previous_start, previous_end = filters.previous
     tiers = list(Tier.objects.order_by("level"))
     query = urlencode(filters.params())
@@ -548,8 +550,7 @@ def index(request):
         "weakest_repeat": weakest_list(rows["category"], "repeat_contact_rate", "rate", "repeat_contacts", filters),
         "weakest_ttr": weakest_list(rows["category"], "ttr_median", "duration", "time_to_resolve", filters),
         "backlog": backlog_tables(current["backlog"], tiers, filters, now),
-        "knowledge": knowledge_panel(knowledge_summary(start=filters.start, end=filters.end,
-                                                       **filters.selector_filters()), filters),
+        "knowledge": knowledge_panel(knowledge, filters),
         "csv": csv_urls,
     }
     return render(request, "dashboard/index.html", context)

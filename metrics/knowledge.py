@@ -22,7 +22,9 @@ DONE = (Status.RESOLVED, Status.CLOSED)
 TOP_ARTICLES = 5
 
 
-def knowledge_summary(*, start, end, tier=None, category=None, agent=None) -> dict:
+def knowledge_summary(*, start, end, tier=None, category=None, agent=None, reading: Reading | None = None) -> dict:
+    """The figures above; `reading`, the same period and scope already read for the other metrics (the
+    dashboard's), spares reading its live facts again."""
     scope = Scope(tier, category, agent)
     tickets = scope.tickets()
     uses = SuggestionUse.objects.filter(at__gte=start, at__lt=end, ticket__in=tickets)
@@ -32,7 +34,9 @@ def knowledge_summary(*, start, end, tier=None, category=None, agent=None) -> di
         SuggestionUse.objects.filter(ticket__in=resolved, article__isnull=False)
         .values("ticket", "article").distinct().count()
     )
-    split = _time_to_resolve_split(resolved, start=start, end=end, tier=tier, category=category, agent=agent)
+    reading = reading or Reading(start=start, end=end, tier=tier, category=category, agent=agent,
+                                 durations=("ttr",), flow=False)
+    split = _time_to_resolve_split(resolved, reading)
     resolved_count = split[True]["count"] + split[False]["count"]
     if tier is None and agent is None:
         deflections = Deflection.objects.filter(at__gte=start, at__lt=end)
@@ -57,7 +61,7 @@ def knowledge_summary(*, start, end, tier=None, category=None, agent=None) -> di
     }
 
 
-def _time_to_resolve_split(resolved, **period) -> dict:
+def _time_to_resolve_split(resolved, reading: Reading) -> dict:
     """{True: the tickets resolved in the period that used a suggestion, False: the others}, each {count,
     median, mean} in seconds.
 
@@ -65,7 +69,6 @@ def _time_to_resolve_split(resolved, **period) -> dict:
     metrics' rollups give without sorting a year of durations (`raw_duration_stats` with `minus`)."""
     used = resolved.filter(pk__in=SuggestionUse.objects.values("ticket_id")).values_list("created_at", "resolved_at")
     with_suggestion = [micro(resolved_at - created_at) for created_at, resolved_at in used]
-    reading = Reading(durations=("ttr",), flow=False, **period)
     live = {key: facts.durations["ttr"] for key, facts in reading.live("none").items() if facts.durations["ttr"]}
     others = raw_duration_stats(reading.plan, reading.scope, "none", "ttr", live,
                                 minus={None: with_suggestion}).get(None)

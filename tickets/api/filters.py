@@ -28,9 +28,12 @@ class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class TicketFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=Status.choices, help_text="Repeat for several statuses.")
+    # distinct=False: a ticket matches at most once anyway, and DISTINCT would make PostgreSQL sort every match
+    # before taking the first page (a third of a second at a million tickets) instead of reading an index.
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices, help_text="Repeat for several statuses.",
+                                                 distinct=False)
     tier = django_filters.CharFilter(field_name="tier__code", help_text="Tier code, e.g. L2.")
-    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
+    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices, distinct=False)
     category = django_filters.CharFilter(field_name="category__slug", help_text="Category slug.")
     assignee = django_filters.CharFilter(field_name="assignee__username", help_text="Username of the assignee.")
     requester_email = django_filters.CharFilter(field_name="requester__email", lookup_expr="iexact")
