@@ -16,7 +16,8 @@ from bench.seed import seed
 from tickets.models import Ticket
 from tickets.workflow import OPEN_STATUSES
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: the tiers and groups the migrations made come back for the tests after this one.
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 LARGE, SMALL = 20_000, 2_000
 # The requests whose every query touching tickets must go through an index.
