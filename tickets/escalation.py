@@ -15,7 +15,7 @@ from django.utils import timezone
 from tickets import outbox
 from tickets.exceptions import TicketError
 from tickets.models import Ticket
-from tickets.services import sla_check_locked, ticket_sla_check
+from tickets.services import events_in_bulk, sla_check_locked, ticket_sla_check
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def sweep(*, now=None, batch: int = BATCH) -> dict:
             claimed = list(due.select_for_update(skip_locked=True).order_by("sla_next_check_at", "id")[:batch])
             last = (claimed[-1].sla_next_check_at, claimed[-1].pk) if claimed else None
             try:
-                with transaction.atomic():
+                with transaction.atomic(), events_in_bulk():
                     done = [sla_check_locked(ticket, now=now) for ticket in claimed]
             except (TicketError, DatabaseError) as exc:
                 # One ticket of the batch failed (the batch's writes are undone): check each on its own, so

@@ -7,6 +7,8 @@ policy whether the move is allowed, writes the ticket with a conditional
 update on `version`, appends an `Event`, and hands the event to the outbox
 once the transaction commits. A refusal is always a `TicketError`.
 """
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -744,8 +746,35 @@ def _apply(
     return ticket
 
 
+_events = threading.local()
+
+
+@contextmanager
+def events_in_bulk():
+    """Insert the events appended inside this block with one INSERT at its end, not one each (the SLA sweep's
+    batches). Nothing inside may need an event's id before the block ends; the caller's transaction covers
+    both the changes and the insert."""
+    if getattr(_events, "pending", None) is not None:
+        yield
+        return
+    _events.pending = []
+    try:
+        yield
+        pending, _events.pending = _events.pending, None
+        for event in Event.objects.bulk_create(pending):
+            transaction.on_commit(partial(outbox.publish, event.pk))
+    finally:
+        _events.pending = None
+
+
 def _append_event(ticket, actor: Actor, kind, *, at, from_status="", to_status="", from_tier=None, to_tier=None,
                   reason="", data=None) -> Event:
+    pending = getattr(_events, "pending", None)
+    if pending is not None:
+        pending.append(Event(ticket=ticket, kind=kind, at=at, actor=actor.user, actor_requester=actor.requester,
+                             actor_role=actor.role, from_status=from_status, to_status=to_status,
+                             from_tier=from_tier, to_tier=to_tier, reason=reason, data=data or {}))
+        return pending[-1]
     event = Event.objects.create(
         ticket=ticket,
         kind=kind,
