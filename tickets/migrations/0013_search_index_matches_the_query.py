@@ -12,9 +12,12 @@ OLD = "CREATE INDEX IF NOT EXISTS ticket_search_gin ON tickets_ticket USING gin 
 NEW = ("CREATE INDEX IF NOT EXISTS ticket_search_gin ON tickets_ticket "
        "USING gin (to_tsvector('simple'::regconfig, COALESCE(search_text, ''::text)))")
 DROP = "DROP INDEX IF EXISTS ticket_search_gin"
+# A new expression index has no statistics until the table is analysed: the planner would misjudge how many
+# tickets a word matches (5,000 against 66,064 for "printer" at 1M, 1.2 s against 15 ms).
+ANALYZE = "ANALYZE tickets_ticket"
 
 
 class Migration(migrations.Migration):
     dependencies = [("tickets", "0012_similar_search")]
 
-    operations = [on_postgresql([DROP, NEW], [DROP, OLD])]
+    operations = [on_postgresql([DROP, NEW, ANALYZE], [DROP, OLD, ANALYZE])]
