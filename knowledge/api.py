@@ -4,6 +4,7 @@
 `GET /api/v1/tickets/{id}/suggestions/`, `POST /api/v1/tickets/{id}/suggestions/use/`. Staff only, like the
 rest of the API; refusals are the API's usual errors.
 """
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.pagination import PageNumberPagination
@@ -130,12 +131,10 @@ class SuggestionsView(APIView):
         tags=["knowledge"],
     )
     def get(self, request, pk):
-        ticket = _ticket(request, pk)
-        return Response({
-            "tickets": MatchSerializer(search.similar_tickets(ticket), many=True).data,
-            "articles": MatchSerializer(search.matching_articles(
-                ticket.subject, public_only=False, words=search.ticket_words(ticket)), many=True).data,
-        })
+        found_tickets, found_articles = search.suggestions_for(_ticket(request, pk),
+                                                               limit=settings.KNOWLEDGE_SUGGESTIONS)
+        return Response({"tickets": MatchSerializer(found_tickets, many=True).data,
+                         "articles": MatchSerializer(found_articles, many=True).data})
 
 
 class SuggestionUseView(APIView):

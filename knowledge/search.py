@@ -81,6 +81,12 @@ def similar_tickets(ticket: Ticket, *, limit: int = 5) -> list[Match]:
     return _fallback_tickets(ticket, words, limit)
 
 
+def suggestions_for(ticket: Ticket, *, limit: int) -> tuple[list[Match], list[Match]]:
+    """What the ticket page and the API suggest for a ticket: earlier fixes and articles (two queries)."""
+    return (similar_tickets(ticket, limit=limit),
+            matching_articles(ticket.subject, public_only=False, limit=limit, words=ticket_words(ticket)))
+
+
 def matching_articles(text: str, *, public_only: bool, limit: int = 5, language: str = "",
                       words: list[str] | None = None) -> list[Match]:
     """Articles that match `text` (or the given key `words`), best first; archived ones never. One query.
@@ -204,6 +210,7 @@ def _contains_any(fields: tuple[str, ...], words: list[str]) -> Q:
 
 def _scored(kind: str, candidates, words: list[str], limit: int, describe) -> list[Match]:
     wanted = {similarity.stem(word) for word in words}
+    asked = similarity.profile(" ".join(words))
     results = []
     for row in candidates:
         title, text, body, when, public = describe(row)
@@ -211,8 +218,7 @@ def _scored(kind: str, candidates, words: list[str], limit: int, describe) -> li
         matched = len(wanted & set(profile))
         if not matched:
             continue
-        score = similarity.similarity(similarity.profile(" ".join(words)), similarity.profile(title)) + 0.5 * (
-            similarity.similarity(similarity.profile(" ".join(words)), profile))
+        score = similarity.similarity(asked, similarity.profile(title)) + 0.5 * similarity.similarity(asked, profile)
         results.append(Match(kind, row.pk, title, text, row.category.name if row.category_id else "", when,
                              matched, len(words), score, public))
     results.sort(key=lambda m: (-m.matched, -m.score, -(m.when.timestamp() if m.when else 0)))

@@ -178,10 +178,7 @@ def publish_from_ticket(request, pk):
 def ticket_suggestions(request, pk):
     """The ticket page's panel: the earlier fixes and the articles most like this ticket (two queries)."""
     ticket = _ticket_or_404(request, pk)
-    limit = settings.KNOWLEDGE_SUGGESTIONS
-    found_tickets = search.similar_tickets(ticket, limit=limit)
-    found_articles = search.matching_articles(ticket.subject, public_only=False, limit=limit,
-                                              words=search.ticket_words(ticket))
+    found_tickets, found_articles = search.suggestions_for(ticket, limit=settings.KNOWLEDGE_SUGGESTIONS)
     return render(request, "knowledge/_suggestions.html", {
         "ticket": ticket,
         "similar": found_tickets,
