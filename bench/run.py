@@ -385,6 +385,12 @@ def cleanup(name: str, ticket_mark: int, requester_mark: int | None) -> dict:
                 cursor.execute(f'DELETE FROM {table} WHERE {primary_key[table]} IN (SELECT id FROM "gone_{table}")')
                 if cursor.rowcount:
                     deleted[table] = deleted.get(table, 0) + cursor.rowcount
+            if "tickets_ticket" in deleted:
+                # The open-ticket counts, recounted as tickets.backlog.rebuild() does.
+                cursor.execute("DELETE FROM tickets_backlogchange")
+                cursor.execute("INSERT INTO tickets_backlogchange (tier_id, status, delta) "
+                               "SELECT tier_id, status, COUNT(*) FROM tickets_ticket "
+                               "WHERE status IN ('new', 'diagnosing', 'resolving', 'waiting') GROUP BY 1, 2")
         connection.commit()
     except BaseException:
         connection.rollback()

@@ -930,6 +930,7 @@ def seed(tickets: int, *, seed: int = 42, now=None) -> dict:
     from django.db import connection
     from django.utils import timezone
 
+    from tickets import backlog
     from tickets.models import Ticket
 
     if connection.vendor != "postgresql":
@@ -957,6 +958,7 @@ def seed(tickets: int, *, seed: int = 42, now=None) -> dict:
         build_indexes([definition for _name, table, definition in sorted(
             indexes, key=lambda index: (index[1] != "tickets_event", "USING gin" not in index[2]))])
     seconds["indexes"], mark = time.perf_counter() - mark, time.perf_counter()
+    backlog.rebuild()
     with connection.cursor() as cursor:
         reset_sequences(cursor)
         cursor.execute("VACUUM (ANALYZE)")
@@ -1335,6 +1337,8 @@ def _check_database() -> list[str]:
     from django.db import connection
     from django.utils import timezone
 
+    from tickets import backlog
+
     queries = {
         "events not dispatched": "SELECT count(*) FROM tickets_event WHERE dispatched_at IS NULL",
         "resolved/closed tickets the SLA sweep would pick": (
@@ -1385,6 +1389,11 @@ def _check_database() -> list[str]:
             count = cursor.fetchone()[0]
             if count:
                 failures.append(f"{name}: {count}")
+        cursor.execute("SELECT tier_id, status, count(*) FROM tickets_ticket"
+                       " WHERE status IN ('new', 'diagnosing', 'resolving', 'waiting') GROUP BY 1, 2")
+        counted = {(tier_id, status): n for tier_id, status, n in cursor.fetchall()}
+    if counted != backlog.counts():
+        failures.append(f"open-ticket counts kept {backlog.counts()} differ from the tickets' {counted}")
     return failures
 
 

@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: its time covers every other middleware (a no-op unless SERVER_TIMING is on).
     "helpdesk.timing.ServerTimingMiddleware",
+    # The request's committed events go to the broker together, after the view.
+    "tickets.middleware.PublishEventsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -161,6 +163,8 @@ OUTBOX_DRAIN_SECONDS = env_int("OUTBOX_DRAIN_SECONDS", 30, minimum=1)
 SLA_SWEEP_SECONDS = env_int("SLA_SWEEP_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "outbox-drain": {"task": "tickets.tasks.drain_outbox", "schedule": OUTBOX_DRAIN_SECONDS},
+    # The open-ticket counts' ledger folded to one row per tier and status.
+    "backlog-compact": {"task": "tickets.tasks.compact_backlog", "schedule": 60, "options": {"expires": 60}},
     # Escalations, SLA warnings and breaches, and auto-close.
     "sla-sweep": {
         "task": "tickets.tasks.sla_sweep",

@@ -380,3 +380,19 @@ class PortalLink(models.Model):
 
     def __str__(self):
         return f"{self.requester} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class BacklogChange(models.Model):
+    """The open-ticket counts per tier and status, kept as a ledger: the services add a row for every change of
+    an open ticket's tier or status in the same transaction (+1 where it goes, -1 where it was), so the desk's
+    summary sums a few rows instead of counting the backlog. Rows are only inserted, never updated, so
+    concurrent writers never wait on each other here; `tickets.backlog.compact` folds them into one row per
+    cell from time to time."""
+
+    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="+", db_index=False)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    delta = models.IntegerField()
+
+    class Meta:
+        verbose_name = _("backlog change")
+        verbose_name_plural = _("backlog changes")

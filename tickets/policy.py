@@ -51,11 +51,14 @@ class Actor:
         return self.acting_role in (Role.AGENT, Role.MANAGER)
 
 
+def sees_tickets(user) -> bool:
+    """Whether this user may read tickets at all: agents read all tiers, managers everything."""
+    return staff_role(user) is not None
+
+
 def tickets_visible_to(user):
-    """Every ticket this user may read. Agents read all tiers; managers read everything."""
-    if staff_role(user) is None:
-        return Ticket.objects.none()
-    return Ticket.objects.all()
+    """Every ticket this user may read."""
+    return Ticket.objects.all() if sees_tickets(user) else Ticket.objects.none()
 
 
 def refusal(actor: Actor, ticket: Ticket, transition: Transition, action: str):

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 
-from tickets import outbox, similarity
+from tickets import backlog, outbox, similarity
 from tickets.portal import tokens
 from tickets.deadlines import CLOCK_FIELDS, Clock, business_time_to_resolve, clock_changes, due_points, next_check
 from tickets.exceptions import TicketError, not_found
@@ -159,6 +159,7 @@ def ticket_create(
     ticket.tracking_token_hash = tokens.token_hash(tokens.tracking_token(ticket))
     Ticket.objects.filter(pk=ticket.pk).update(tracking_token_hash=ticket.tracking_token_hash)
     actor = actor or Actor.customer(requester)
+    backlog.moved(to_tier_id=tier.pk, to_status=Status.NEW)
     _append_event(
         ticket,
         actor,
@@ -731,6 +732,8 @@ def _apply(
     # (SQLite has no row locks); the version condition still refuses it.
     if not Ticket.objects.filter(pk=ticket.pk, version=old_version).update(**changes, **clocks):
         raise TicketError(TicketError.STALE_VERSION, _("This ticket was changed by someone else. Reload it and try again."))
+    if (to_status, to_tier) != (from_status, from_tier):
+        backlog.moved(from_tier_id=from_tier.pk, from_status=from_status, to_tier_id=to_tier.pk, to_status=to_status)
     _append_event(
         ticket,
         actor,
@@ -751,15 +754,16 @@ _events = threading.local()
 
 @contextmanager
 def events_in_bulk():
-    """Insert the events appended inside this block with one INSERT at its end, not one each (the SLA sweep's
-    batches). Nothing inside may need an event's id before the block ends; the caller's transaction covers
-    both the changes and the insert."""
+    """Insert the events appended inside this block with one INSERT at its end, not one each, and the
+    backlog's changes as one row per cell (the SLA sweep's batches). Nothing inside may need an event's id
+    before the block ends; the caller's transaction covers both the changes and the inserts."""
     if getattr(_events, "pending", None) is not None:
         yield
         return
     _events.pending = []
     try:
-        yield
+        with backlog.in_bulk():
+            yield
         pending, _events.pending = _events.pending, None
         for event in Event.objects.bulk_create(pending):
             transaction.on_commit(partial(outbox.publish, event.pk))

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from tickets import escalation, outbox
+from tickets import backlog, escalation, outbox
 from tickets.exceptions import TicketError
 from tickets.models import Ticket
 from tickets.policy import Actor
@@ -27,6 +27,11 @@ def dispatch_events(event_ids: list[int]) -> int:
 @shared_task
 def drain_outbox() -> int:
     return outbox.drain()
+
+
+@shared_task
+def compact_backlog() -> int:
+    return backlog.compact()
 
 
 @shared_task

@@ -130,3 +130,22 @@ def test_bulk_publishing_sends_committed_events_in_one_message(db, monkeypatch, 
         assert sent == []  # nothing leaves before the block ends
     expected = list(Event.objects.filter(ticket__in=[kept, also_kept]).order_by("id").values_list("id", flat=True))
     assert sent == [expected]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_request_publishes_its_events_in_one_message(tiers, alice, monkeypatch):
+    """A repeat customer's new ticket commits two events (created, repeat_linked): one broker message."""
+    from tests.api.conftest import client_for
+    from tickets import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.dispatch_events, "delay", lambda ids: sent.append(list(ids)))
+    api = client_for(alice)
+    new = {"subject": "VPN drops", "description": "Every ten minutes.", "requester": {"email": "dana@example.com"}}
+    first = api.post("/api/v1/tickets/", new, format="json").json()
+    again = api.post("/api/v1/tickets/", new, format="json").json()
+    assert again["repeat_of"] == first["id"]
+    ids = list(Event.objects.filter(ticket_id=again["id"]).order_by("id").values_list("id", flat=True))
+    assert len(ids) == 2
+    assert sent[-1] == ids and len(sent) == 2
