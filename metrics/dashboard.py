@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET
 
 from metrics import charts
 from metrics.knowledge import knowledge_summary
-from metrics.rollups import midnight
+from metrics.rollups import Basis, midnight
 from metrics.selectors import backlog as open_backlog
 from metrics.selectors import Reading, breakdown, summary, tickets_for, trend, weakest
 from tickets.models import Category
@@ -501,12 +501,14 @@ def numbers(filters: Filters) -> tuple:
     """Everything the page shows: the summary, the previous period's, the breakdowns, the trend and the knowledge
     base's figures."""
     chosen = filters.selector_filters()
-    reading = Reading(start=filters.start, end=filters.end, **chosen)
+    basis = Basis()
+    reading = Reading(start=filters.start, end=filters.end, basis=basis, **chosen)
     reading.prefetch("none", *BREAKDOWNS, filters.step)
     current = summary(reading=reading)
     previous_start, previous_end = filters.previous
     # The previous period only feeds the changes of the headline numbers.
-    previous = summary(start=previous_start, end=previous_end, durations=("ttr",), with_backlog=False, **chosen)
+    previous = summary(reading=Reading(start=previous_start, end=previous_end, durations=("ttr",), flow=False,
+                                       basis=basis, **chosen), with_backlog=False)
     rows = {by: breakdown(by=by, reading=reading) for by in BREAKDOWNS}
     knowledge = knowledge_summary(start=filters.start, end=filters.end, reading=reading, **chosen)
     return current, previous, rows, trend(step=filters.step, reading=reading), knowledge

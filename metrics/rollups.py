@@ -186,19 +186,46 @@ def _locked_state() -> RollupState:
     return RollupState.objects.select_for_update().get(pk=1)
 
 
+class Basis:
+    """The rollups' state and the days changed since their last refresh, read once for all the periods one
+    page shows (the dashboard's period and the one before it): two queries, however many years the rollups
+    cover and whichever of the periods they reach."""
+
+    def __init__(self):
+        self._state = self._changed = None
+        self._read = False
+
+    @property
+    def state(self) -> RollupState | None:
+        """The refreshed state, or None if the rollups cannot be used (none yet, or another time zone)."""
+        if not self._read:
+            state = RollupState.objects.filter(pk=1).first()
+            usable = state is not None and state.until_day is not None and state.time_zone == settings.TIME_ZONE
+            self._state, self._read = (state if usable else None), True
+        return self._state
+
+    def changed_days(self, first: date, until: date) -> set:
+        """The days in [first, until) changed since the last refresh (read for every rolled-up day at once)."""
+        if self._changed is None:
+            state = self.state
+            self._changed = _changed_days(state.safe_event_id, state.first_day, state.until_day)
+        return {day for day in self._changed if first <= day < until}
+
+
 class Plan:
     """How to read [start, end): whole days from the rollups (a day range minus days changed since the last
-    refresh) and everything else live."""
+    refresh) and everything else live. Plans given the same `basis` share its queries."""
 
-    def __init__(self, start: datetime, end: datetime, *, use_rollups: bool = True):
+    def __init__(self, start: datetime, end: datetime, *, use_rollups: bool = True, basis: Basis | None = None):
         self.first_day = self.until_day = None
         self.version = None
         self.excluded: set = set()
         self.live = [(start, end)] if start < end else []
         if not use_rollups:
             return
-        state = RollupState.objects.filter(pk=1).first()
-        if state is None or state.until_day is None or state.time_zone != settings.TIME_ZONE:
+        basis = basis or Basis()
+        state = basis.state
+        if state is None:
             return
         first = timezone.localdate(start)
         if midnight(first) < start:
@@ -208,7 +235,7 @@ class Plan:
         if first >= until:
             return
         self.first_day, self.until_day, self.version = first, until, state.version
-        self.excluded = _changed_days(state.safe_event_id, first, until)
+        self.excluded = basis.changed_days(first, until)
         live = [(start, midnight(first)), (midnight(until), end)]
         live += [(midnight(day), midnight(day + ONE_DAY)) for day in self.excluded]
         self.live = _merge([(a, b) for a, b in live if a < b])

@@ -80,10 +80,10 @@ class Reading:
     in one query. `durations` names the kinds of duration wanted (the others are not computed)."""
 
     def __init__(self, *, start, end, tier=None, category=None, agent=None, use_rollups: bool = True,
-                 durations=DURATIONS, flow: bool = True):
+                 durations=DURATIONS, flow: bool = True, basis=None):
         self.start, self.end = start, end
         self.scope = Scope(tier, category, agent)
-        self.plan = Plan(start, end, use_rollups=use_rollups)
+        self.plan = Plan(start, end, use_rollups=use_rollups, basis=basis)
         self.durations = tuple(durations)
         self.with_flow = flow  # the per-tier escalation flow is gathered (breakdowns by tier need it)
         self._cells = None

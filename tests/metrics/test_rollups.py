@@ -231,3 +231,30 @@ def test_a_refresh_that_rewrites_rollups_warms_the_dashboards_standard_periods(h
         assert len(warm) < len(cold)
         # Nothing rewritten, nothing to warm.
         assert "warmed" not in refresh_rollups.apply().get()
+
+
+def test_the_dashboard_reads_the_rollups_state_once_whatever_periods_they_reach(history):
+    """The dashboard shows a period and the one before it: the rollups' state and the days changed since their
+    refresh are read once for both, whether the rollups reach one of them or both (before, a page of a
+    three-year history ran one query more than a page of a one-year history)."""
+    from metrics.dashboard import numbers, parse_filters
+
+    day = timezone.localdate(START)
+    both = parse_filters({"from": (day + timedelta(days=30)).isoformat(), "to": (day + timedelta(days=49)).isoformat()},
+                         now=NOW)
+    one = parse_filters({"from": day.isoformat(), "to": (day + timedelta(days=9)).isoformat()}, now=NOW)
+    with time_machine.travel(NOW, tick=False):
+        rollups.rebuild()
+        # A late change to a rolled-up day: the days changed since the refresh are not empty.
+        ticket = Ticket.objects.filter(status="resolved").order_by("pk").first()
+        services.comment_add(actor=Actor.of_user(get_user_model().objects.get(username="boss")),
+                             ticket_id=ticket.pk, body="A late note", internal=True)
+        assert Plan(*both.previous).uses_rollups and Plan(both.start, both.end).uses_rollups
+        assert not Plan(*one.previous).uses_rollups and Plan(one.start, one.end).uses_rollups
+
+        for filters in (both, one):
+            with CaptureQueriesContext(connection) as captured:
+                numbers(filters)
+            sql = [query["sql"] for query in captured]
+            assert len([q for q in sql if 'FROM "metrics_rollupstate"' in q]) == 1
+            assert len([q for q in sql if q.startswith('SELECT DISTINCT') and '"tickets_event"' in q]) == 1
