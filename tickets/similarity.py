@@ -7,6 +7,7 @@ full-text index; the key words chosen here are what its queries ask for.
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 
 WORD = re.compile(r"[^\W_]{2,}", re.UNICODE)
 
@@ -44,6 +45,7 @@ _RUSSIAN_ENDINGS = sorted(
 _CONTRACTION = re.compile(r"[\'’](t|s|ll|ve|re|d|m)\b", re.IGNORECASE)
 
 
+@lru_cache(maxsize=50_000)
 def stem(word: str) -> str:
     if word.isascii():
         return _english_stem(word)

@@ -53,6 +53,19 @@ def test_create_returns_the_ticket_in_the_contract_shape(api_alice):
     assert created.actor_role == "integration" and created.actor.username == "alice"
 
 
+def test_the_created_ticket_is_shown_exactly_as_it_reads_back(api_alice):
+    """The creation answers from the ticket it just wrote, without reading it again: the answer must equal
+    what a read returns, a repeat contact's link included."""
+    CategoryFactory(name="Network", slug="network")
+    first = api_alice.post(url(), {**NEW, "category": "network"}, format="json").json()
+    with CaptureQueriesContext(connection) as queries:
+        response = api_alice.post(url(), {**NEW, "priority": "P1", "category": "network"}, format="json")
+    body = response.json()
+    assert body["repeat_of"] == first["id"]
+    assert body == api_alice.get(url(body["id"])).json()
+    assert not [q for q in queries if q["sql"].startswith("SELECT") and f'"tickets_ticket"."id" = {body["id"]}' in q["sql"]]
+
+
 @pytest.mark.parametrize(
     "payload,field",
     [
