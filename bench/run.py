@@ -137,12 +137,11 @@ def sub_prepare(n: int, out: str) -> None:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
+    from django.db.migrations.recorder import MigrationRecorder
     from rest_framework.authtoken.models import Token
 
     from tickets.models import Ticket
     from tickets.workflow import OPEN_STATUSES
-
-    from django.db.migrations.recorder import MigrationRecorder
 
     started = time.perf_counter()
     applied = set(MigrationRecorder(connection).applied_migrations()) if \
@@ -725,7 +724,7 @@ def request_urls(facts: dict, desk_has_all: bool) -> dict:
 def create_tickets(base: str, facts: dict, clients: int, seconds: float, warmup_seconds: float = 2.0,
                    snapshot=None) -> dict:
     """`clients` threads, one agent's API token each, POST tickets until the time is up."""
-    from bench.seed import ITEMS, PROBLEMS, QUALIFIERS, CONTEXTS, ASKS, PRIORITIES
+    from bench.seed import ASKS, CONTEXTS, ITEMS, PRIORITIES, PROBLEMS, QUALIFIERS
 
     requesters = facts["requesters"]
     weights = [1 / rank**0.8 for rank in range(1, len(requesters) + 1)]  # WORKLOAD.md: Zipf-like
@@ -762,7 +761,7 @@ def create_tickets(base: str, facts: dict, clients: int, seconds: float, warmup_
                     wall = (time.perf_counter() - sent) * 1000
                     took, count = server_timing(response) if "Server-Timing" in response.headers else (None, None)
                     results[number].append((response.status_code, wall, took, count))
-                except Exception as exc:  # noqa: BLE001 — counted as an error
+                except Exception as exc:
                     results[number].append((type(exc).__name__, (time.perf_counter() - sent) * 1000, None, None))
             finished[number] = time.perf_counter()
 
@@ -932,7 +931,7 @@ def run_size(n: int, args) -> dict:
                   f"{removed['vacuum_seconds']:.1f} s): {removed['deleted']}", flush=True)
         try:
             redis_client().flushdb()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
     return result
 
@@ -1003,7 +1002,7 @@ def queue_length() -> int:
     """Messages waiting in the Celery queue (no worker runs during the benchmark)."""
     try:
         return int(redis_client().llen("tierdesk"))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return 0
 
 
@@ -1461,7 +1460,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     try:
         redis_client().ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         sys.exit(f"Redis at {REDIS_URL} is not reachable ({exc}): the app publishes its events there.")
     host = machine()
     print(f"{host['arch']}, {host['cores']} cores, {host['memory_gib']:.0f} GiB · PostgreSQL {host['postgres']} · "

@@ -133,5 +133,5 @@ def _poll(client: IMAPClient, limit: int | None) -> PollResult:
 def _close(client: IMAPClient) -> None:
     try:
         client.logout()
-    except Exception:  # noqa: BLE001 — the connection may already be gone
+    except Exception:
         pass

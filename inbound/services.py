@@ -160,7 +160,7 @@ def _route_into(record: InboundMessage, parsed: Parsed) -> None:
             result = route(parsed)
     except TicketError as exc:
         result = Result(Outcome.QUARANTINED, notes=[str(exc)])
-    except Exception as exc:  # noqa: BLE001 — whatever goes wrong, the message is kept for a person to look at
+    except Exception as exc:
         logger.exception("Inbound message %s could not be processed", record.key)
         result = Result(Outcome.QUARANTINED, notes=[f"{exc.__class__.__name__}: {exc}"])
     record.outcome = result.outcome

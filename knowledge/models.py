@@ -12,7 +12,6 @@ from django.utils.translation import gettext_lazy as _
 
 from tickets.models import Category, Ticket
 
-
 # Between the names in `Article.tag_names` (a tag may contain spaces, never a comma).
 TAG_SEPARATOR = ", "
 

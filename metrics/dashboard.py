@@ -28,8 +28,8 @@ from django.views.decorators.http import require_GET
 from metrics import charts
 from metrics.knowledge import knowledge_summary
 from metrics.rollups import Basis, midnight
-from metrics.selectors import backlog as open_backlog
 from metrics.selectors import Reading, breakdown, summary, tickets_for, trend, weakest
+from metrics.selectors import backlog as open_backlog
 from tickets.models import Category
 from tickets.workflow import OPEN_STATUSES, Status
 from tiers.models import Tier

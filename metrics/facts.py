@@ -10,9 +10,9 @@ Durations are integer microseconds, so sums are exact and a duration stored in
 a rollup is bit-for-bit the one a live query computes.
 """
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Callable
 
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.utils import timezone

@@ -152,7 +152,7 @@ def cached_many(keys: dict, compute) -> dict:
     cache does not hold, which are then kept."""
     try:
         found = cache.get_many(list(keys.values()))
-    except Exception:  # noqa: BLE001 — a cache outage must not break the dashboard
+    except Exception:
         logger.warning("Metrics cache unavailable; computing directly", exc_info=True)
         found = {}
     values = {name: found[key] for name, key in keys.items() if key in found}
@@ -162,6 +162,6 @@ def cached_many(keys: dict, compute) -> dict:
         values.update(computed)
         try:
             cache.set_many({keys[name]: computed[name] for name in missing}, CACHE_SECONDS)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.warning("Metrics cache unavailable; values not kept", exc_info=True)
     return values

@@ -24,7 +24,7 @@ from metrics import percentiles
 from metrics.facts import Facts, Scope, by_cell, collect
 from metrics.models import COUNTS, DURATIONS, DailyMetrics, DailyTierFlow
 from metrics.rollups import Plan, midnight
-from tickets.models import Category, Ticket
+from tickets.models import Category
 from tickets.workflow import OPEN_STATUSES
 from tiers.models import Tier
 from tiers.selectors import tier_by_id

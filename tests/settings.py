@@ -13,7 +13,7 @@ os.environ.setdefault("HTTPS", "0")
 os.environ.setdefault("INBOUND_WEBHOOK_SECRET", "mailservice:test-webhook-secret")
 os.environ.setdefault("MAILGUN_WEBHOOK_SIGNING_KEY", "test-mailgun-signing-key")
 
-from helpdesk.settings import *  # noqa: E402,F403
+from helpdesk.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

@@ -72,7 +72,7 @@ def clock_changes(ticket, *, from_status: str, tier_changed: bool, now: datetime
         return {"sla_paused_at": now, "sla_next_check_at": None}
     found = sla_policy_for(ticket.tier_id, ticket.priority)
     if found is None:
-        return {**{name: None for name in CLOCK_FIELDS}, "sla_next_check_at": None, "sla_paused_at": None}
+        return {**dict.fromkeys(CLOCK_FIELDS), "sla_next_check_at": None, "sla_paused_at": None}
     policy, calendar = found
     values = {name: getattr(ticket, name) for name in CLOCK_FIELDS}
     values.update(sla_flags=ticket.sla_flags, sla_paused=ticket.sla_paused, sla_paused_at=None)

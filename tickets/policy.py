@@ -12,8 +12,8 @@ from tickets.exceptions import TicketError
 from tickets.models import Requester, Ticket
 from tickets.workflow import Action, Transition, actions_from, transition_for
 from tiers.models import Tier
-from tiers.selectors import tier_above, tier_below, tier_by_id
 from tiers.roles import Role, staff_role, tier_ids_of
+from tiers.selectors import tier_above, tier_below, tier_by_id
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 
 from tickets import backlog, outbox, similarity
-from tickets.portal import tokens
 from tickets.deadlines import CLOCK_FIELDS, Clock, business_time_to_resolve, clock_changes, due_points, next_check
 from tickets.exceptions import TicketError, not_found
 from tickets.models import (
@@ -38,6 +37,7 @@ from tickets.models import (
     format_reference,
 )
 from tickets.policy import Actor, refusal, target_tier
+from tickets.portal import tokens
 from tickets.workflow import (
     CSAT_ROLES,
     DIAGNOSIS_FIELDS,
@@ -52,8 +52,8 @@ from tickets.workflow import (
     transition_for,
 )
 from tiers.models import Tier
-from tiers.selectors import lowest_tier, tier_above, tier_by_id
 from tiers.roles import Role, staff_role, tier_ids_of
+from tiers.selectors import lowest_tier, tier_above, tier_by_id
 
 SUBJECT_MAX = 200
 # A requester's latest tickets in the repeat window compared with a new one.
@@ -462,8 +462,7 @@ def suggestion_record(*, actor: Actor, ticket_id: int, data: dict) -> Event:
 EDITABLE_FIELDS = ("subject", "description", "priority", "category")
 # Files that browsers would run or render are refused whatever their name claims.
 ALLOWED_EXTENSIONS = frozenset(
-    "pdf png jpg jpeg gif webp bmp txt log csv json xml zip 7z gz tar eml msg doc docx xls xlsx ppt pptx odt ods "
-    "odp rtf".split()
+    ["pdf", "png", "jpg", "jpeg", "gif", "webp", "bmp", "txt", "log", "csv", "json", "xml", "zip", "7z", "gz", "tar", "eml", "msg", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp", "rtf"]
 )
 _MAGIC = {
     "pdf": (b"%PDF",),

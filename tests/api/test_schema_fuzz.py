@@ -7,9 +7,9 @@ import os
 import socket
 
 import pytest
+import schemathesis
 from django.core import signals
 from django.db import close_old_connections
-import schemathesis
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error

@@ -167,7 +167,7 @@ def new_page(request, browser, live_server, browser_problems, screenshot):
             for m, page in enumerate(context.pages, start=1):
                 try:
                     screenshot(page, f"failure-{n}-{m}")
-                except Exception:  # noqa: BLE001 - a screenshot must not hide the real failure
+                except Exception:
                     pass
         context.close()
 

@@ -329,7 +329,7 @@ def test_unknown_tables_are_not_found(client, mona):
 def test_text_cells_cannot_become_formulas(client, mona, alice):
     CategoryFactory(name="=HYPERLINK(1)", slug="formula")
     rows = csv_response(client, mona, "by_category")
-    assert ["formula", "'=HYPERLINK(1)"] == rows[1][:2]
+    assert rows[1][:2] == ["formula", "'=HYPERLINK(1)"]
 
 
 # --- query budget ----------------------------------------------------------------------------------------

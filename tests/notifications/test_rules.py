@@ -261,11 +261,10 @@ def test_notifications_are_written_in_the_outbox_transaction_and_queued_only_aft
     ticket, django_capture_on_commit_callbacks
 ):
     event = Event.objects.get(ticket=ticket, kind=EventKind.CREATED)
-    with django_capture_on_commit_callbacks() as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            assert outbox.dispatch(event.pk)
-            assert Notification.objects.count() == 1
-            raise RuntimeError("the dispatch rolled back")
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(RuntimeError), transaction.atomic():
+        assert outbox.dispatch(event.pk)
+        assert Notification.objects.count() == 1
+        raise RuntimeError("the dispatch rolled back")
     assert Notification.objects.count() == 0
     assert callbacks == []  # nothing is queued for a rolled-back dispatch
     assert Event.objects.get(pk=event.pk).dispatched_at is None

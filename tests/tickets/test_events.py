@@ -71,10 +71,9 @@ def test_events_are_published_only_after_commit(db, django_capture_on_commit_cal
 
 
 def test_a_rolled_back_change_publishes_nothing(db, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks() as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            make_ticket()
-            raise RuntimeError("half-way failure")
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(RuntimeError), transaction.atomic():
+        make_ticket()
+        raise RuntimeError("half-way failure")
     assert callbacks == []
     assert not Event.objects.exists()
 
