@@ -98,7 +98,8 @@ def main() -> None:
 
     if not args.no_rebuild or not RollupState.objects.exists():
         started = time.perf_counter()
-        call_command("rebuild_metrics", "--no-progress", stdout=open(os.devnull, "w"))
+        with open(os.devnull, "w") as quiet:
+            call_command("rebuild_metrics", "--no-progress", stdout=quiet)
         rebuild_seconds = time.perf_counter() - started
         print(f"rebuild_metrics: {rebuild_seconds:.1f} s, {DailyMetrics.objects.count():,} rollup rows")
 

@@ -657,12 +657,12 @@ class Chunk:
         offsets = []
         if before:
             span = max(rng.expovariate(1 / mean), 600.0)
-            offsets = sorted(rng.random() * span for _ in before[:-1]) + [span]
+            offsets = [*sorted(rng.random() * span for _ in before[:-1]), span]
         moment = offsets[-1] if offsets else 0.0
         if reopen:
             moment += min(rng.expovariate(1 / (REOPEN_DAYS * DAY)), 2.5 * DAY)
             span = max(rng.expovariate(2 / mean), 600.0)
-            offsets += [moment] + sorted(moment + rng.random() * span for _ in reopen[1:-1]) + [moment + span]
+            offsets += [moment, *sorted(moment + rng.random() * span for _ in reopen[1:-1]), moment + span]
             moment = offsets[-1]
         auto_close = close == ["close_auto"]
         if close:

@@ -107,7 +107,7 @@ def create_articles(count: int, seed: int) -> int:
         symptoms = f"The {item} {problem}. {rng.choice(CONTEXTS)} {rng.choice(STEPS_BEFORE)}"
         if rng.random() < 0.5:
             symptoms += f"\n\nTypical diagnosis: {rng.choice(FINDINGS)}"
-        steps = rng.sample(CHECKS, 2) + [rng.choice(RESOLUTIONS), rng.choice(ESCALATE_IF)]
+        steps = [*rng.sample(CHECKS, 2), rng.choice(RESOLUTIONS), rng.choice(ESCALATE_IF)]
         solution = "\n".join(f"{number}. {step.format(item=item)}" for number, step in enumerate(steps, 1))
         tags = [item, slug or "general"] + ([rng.choice(EXTRA_TAGS)] if rng.random() < 0.5 else [])
         tags = list(dict.fromkeys(tags))
@@ -130,7 +130,8 @@ def create_articles(count: int, seed: int) -> int:
         tag_ids = dict(Tag.objects.filter(name__in=names).values_list("name", "pk"))
         Through = Article.tags.through
         Through.objects.bulk_create(
-            [Through(article_id=a.pk, tag_id=tag_ids[name]) for a, tags in zip(articles, tag_lists) for name in tags],
+            [Through(article_id=a.pk, tag_id=tag_ids[name]) for a, tags in zip(articles, tag_lists, strict=True)
+             for name in tags],
             batch_size=2000)
         Revision.objects.bulk_create([
             Revision(article=a, version=1, title=a.title, problem=a.problem, solution=a.solution,
@@ -311,7 +312,7 @@ def steps_of(plan: dict, words: list[str]) -> list[dict]:
     ctes = {node["Subplan Name"][4:]: node for node in _walk(plan["Plan"])
             if node.get("Subplan Name", "").startswith("CTE ")}
     steps = []
-    for name, branch in zip(names, append["Plans"]):
+    for name, branch in zip(names, append["Plans"], strict=True):
         nodes = list(_walk(branch))
         for cte_scan in [n for n in nodes if n["Node Type"] == "CTE Scan" and n.get("CTE Name") in ctes]:
             nodes.extend(_walk(ctes[cte_scan["CTE Name"]]))
@@ -322,7 +323,7 @@ def steps_of(plan: dict, words: list[str]) -> list[dict]:
         scan = next(n for n in nodes if n.get("Relation Name") in ("tickets_ticket", "knowledge_article"))
         index = [n for n in nodes if n["Node Type"] == "Bitmap Index Scan"]
         sort = next((n for n in nodes if n["Node Type"] == "Sort"), None)
-        touched = [scan] + index
+        touched = [scan, *index]
         steps.append({
             "step": name,
             "ran": True,
@@ -433,7 +434,7 @@ def main() -> None:
     print("| ticket | status | key words | (a) ms | similar ms | articles ms | queries | found t/a | best "
           "| (b) ms | (b) queries |")
     print("|---|---|---|---:|---:|---:|---:|---|---|---:|---:|")
-    for row, request in zip(server, requests):
+    for row, request in zip(server, requests, strict=True):
         print(f"| {row['pk']} | {row['status']} | {' '.join(row['words'])} | {row['ms']:.0f} | {row['similar_ms']:.0f} "
               f"| {row['articles_ms']:.0f} | {row['queries']} | {row['tickets_found']}/{row['articles_found']} "
               f"| {row['best']} | {request['ms']:.0f} | {request['queries']} |")

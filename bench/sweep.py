@@ -131,7 +131,8 @@ def main():
 
     seconds = [r["seconds"] for r in results]
     print(
-        f"\nSLA sweep, {args.tickets} tickets due at once, {args.runs} runs, broker {settings.CELERY_BROKER_URL.split(':')[0]}"
+        f"\nSLA sweep, {args.tickets} tickets due at once, {args.runs} runs, "
+        f"broker {settings.CELERY_BROKER_URL.split(':')[0]}"
         f"\n  median {statistics.median(seconds):.1f} s, worst {max(seconds):.1f} s"
         f"\n  {statistics.median(r['per_second'] for r in results):.0f} escalations/s (median)"
         f"\n  {statistics.median(r['queries_per_ticket'] for r in results):.1f} SQL queries per escalated ticket"

@@ -5,6 +5,7 @@ system, an in-process cache), so ``make run`` needs no servers. Production sets
 ``DATABASE_URL``, ``REDIS_URL`` and ``SECRET_KEY``; see docs/deploy.md for the
 full list.
 """
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +20,7 @@ VAR_DIR = Path(env_str("TIERDESK_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
 
-_DEFAULT_SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+_DEFAULT_SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105 - refused below  # nosec B105
 SECRET_KEY = env_str("SECRET_KEY", _DEFAULT_SECRET_KEY)
 if not DEBUG and SECRET_KEY == _DEFAULT_SECRET_KEY:
     raise ImproperlyConfigured(
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "tiers",
     "tickets",
     "metrics",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -55,6 +57,9 @@ MIDDLEWARE = [
     "helpdesk.timing.ServerTimingMiddleware",
     # The request's committed events go to the broker together, after the view.
     "tickets.middleware.PublishEventsMiddleware",
+    # Prometheus request counters and latencies (django-prometheus): "before" ahead of Django's own middleware,
+    # "after" just before axes, so that it also counts the lockout answers axes puts in place of the view's.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -66,6 +71,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Sign-in attempts for one username run one at a time, so that axes' count holds against parallel requests.
+    "helpdesk.signin.SerialSignInMiddleware",
     # Last: it answers a locked-out sign-in before the view runs.
     "axes.middleware.AxesMiddleware",
 ]
@@ -123,9 +131,19 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and broker -----------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # While Redis is down the cache is an empty one (helpdesk.cache): pages and the API keep working, their rate
+    # limits are off. Short socket timeouts, so that an unreachable server costs a request a second, not minutes.
+    CACHES = {
+        "default": {
+            "BACKEND": "helpdesk.cache.TolerantRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# A rate limit whose counter cannot be read lets the request through (the cache is down; see above).
+RATELIMIT_FAIL_OPEN = True
 
 # The embedded default broker keeps messages as files under var/, so a worker
 # and beat run with no Redis installed. Redis (or CELERY_BROKER_URL, e.g.
@@ -304,10 +322,14 @@ CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
-# Health probes come over plain HTTP from the orchestrator.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Health probes come over plain HTTP from the orchestrator, and Prometheus scrapes each web process directly.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+# The language cookie of Django's own switch (/i18n/setlang/) like the desk's: HTTPS only, no script reads it.
+LANGUAGE_COOKIE_SECURE = HTTPS
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -424,3 +446,21 @@ INSTALLED_APPS += ["knowledge"]
 KNOWLEDGE_SUGGESTIONS = env_int("KNOWLEDGE_SUGGESTIONS", 5, minimum=1)
 # "This solved it" on the portal, per address (django-ratelimit rate): deflections are a metric, not a vote.
 KNOWLEDGE_DEFLECT_RATE = env_str("KNOWLEDGE_DEFLECT_RATE", "10/h")
+
+# --- Monitoring (helpdesk.monitoring) ---------------------------------------
+# /metrics (Prometheus) is served only with `Authorization: Bearer <METRICS_TOKEN>` or to a peer address in
+# METRICS_ALLOWED_IPS (addresses or networks, e.g. 10.0.0.0/8); with neither it does not exist.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters: use a long random value.")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", [])
+for _entry in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_entry!r} is not an address or a network.") from None
+# Several gunicorn workers: each keeps its counters in files here, and /metrics adds them all up. Read by
+# prometheus_client itself; the folder must exist before the first request and start empty (docs/operations.md).
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ If the folder's UIDVALIDITY changes (the mailbox was rebuilt), the mark starts
 again from zero; the Message-IDs already recorded keep old mail from being
 processed twice.
 """
+import contextlib
 import logging
 import ssl
 from dataclasses import dataclass
@@ -102,7 +103,8 @@ def _poll(client: IMAPClient, limit: int | None) -> PollResult:
     for start in range(0, len(uids), FETCH_BATCH):
         batch = uids[start:start + FETCH_BATCH]
         sizes = client.fetch(batch, ["RFC822.SIZE"])
-        small = [uid for uid in batch if sizes.get(uid, {}).get(b"RFC822.SIZE", 0) <= settings.INBOUND_MAX_MESSAGE_BYTES]
+        small = [uid for uid in batch
+                 if sizes.get(uid, {}).get(b"RFC822.SIZE", 0) <= settings.INBOUND_MAX_MESSAGE_BYTES]
         bodies = client.fetch(small, ["BODY.PEEK[]"]) if small else {}
         for uid in batch:
             refuse = ""
@@ -131,7 +133,7 @@ def _poll(client: IMAPClient, limit: int | None) -> PollResult:
 
 
 def _close(client: IMAPClient) -> None:
-    try:
+    """Log out, ignoring any failure: it runs while another error may be on its way up (which must not be
+    replaced), and the connection is dropped either way."""
+    with contextlib.suppress(Exception):
         client.logout()
-    except Exception:
-        pass

@@ -1,6 +1,7 @@
 """The knowledge base in the agent workspace (`/desk/kb/`): articles to read, write and trace, and the
 suggestions panel of the ticket page."""
 import difflib
+import itertools
 
 from django import forms
 from django.conf import settings
@@ -45,7 +46,7 @@ class ArticleForm(forms.Form):
                            help_text=gettext_lazy("Separated by commas."))
     visibility = forms.ChoiceField(label=gettext_lazy("Who can read it"), choices=Visibility.choices)
     language = forms.ChoiceField(label=gettext_lazy("Language"),
-                                 choices=[("", gettext_lazy("any"))] + list(settings.LANGUAGES), required=False)
+                                 choices=[("", gettext_lazy("any")), *settings.LANGUAGES], required=False)
     archived = forms.BooleanField(label=gettext_lazy("Archived (no longer suggested or shown to customers)"),
                                   required=False)
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
@@ -145,7 +146,7 @@ def article_history(request, pk):
     article = _article_or_404(pk)
     revisions = list(article.revisions.select_related("editor").order_by("version"))
     entries = []
-    for before, after in zip([None, *revisions], revisions):
+    for before, after in itertools.pairwise([None, *revisions]):
         diffs = []
         if before is not None:
             for name in ("title", "problem", "solution"):

@@ -264,7 +264,7 @@ def human_duration(seconds) -> str:
     """A duration in words, two units at most, in the active language ("2 days, 3 hours")."""
     if seconds is None:
         return NONE
-    seconds = int(round(seconds))
+    seconds = round(seconds)  # an int, whether the value is a float, an int or a Decimal
     if seconds < 60:
         return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}
     base = datetime(2001, 1, 1, tzinfo=UTC)

@@ -111,6 +111,9 @@ class DailyTierFlow(DailyCell):
         verbose_name_plural = _("daily tier flows")
         indexes = [models.Index(fields=["day"], name="metrics_flow_day")]
 
+    def __str__(self):
+        return f"{self.day} {self.tier_id}/{self.category_id}/{self.assignee_id} at tier {self.at_tier_id}"
+
 
 class RollupState(models.Model):
     """One row: which days the rollups cover and how far into the event log they are known to be current.
@@ -131,3 +134,6 @@ class RollupState(models.Model):
     class Meta:
         verbose_name = _("rollup state")
         verbose_name_plural = _("rollup state")
+
+    def __str__(self):
+        return f"rollups of [{self.first_day}, {self.until_day}), current up to event {self.safe_event_id}"

@@ -101,7 +101,8 @@ class Windows:
             low, high = ranks(n, fraction)
             if not merged or low < start or high >= start + len(merged):
                 return None
-            result[fraction] = interpolate(n, fraction, lambda rank: merged[rank - start])
+            # Bound as defaults: each fraction has its own window.
+            result[fraction] = interpolate(n, fraction, lambda rank, merged=merged, start=start: merged[rank - start])
         return result
 
 
@@ -112,8 +113,9 @@ def windows_sql(values_sql: str, width: int, key_type: str) -> str:
         f"(rn BETWEEN floor((n - 1) * {f}::float8) - {width} AND floor((n - 1) * {f}::float8) + 1 + {width})"
         for f in FRACTIONS
     )
+    # Formatted from the callers' own SQL, FRACTIONS, an int and a type name; values are always parameters.
     return (
-        "SELECT g, n, total, rn, x FROM ("
+        "SELECT g, n, total, rn, x FROM ("  # noqa: S608 - our SQL, see above  # nosec B608
         "  SELECT g, x, row_number() OVER (PARTITION BY g ORDER BY x) - 1 AS rn,"
         "         count(*) OVER (PARTITION BY g) AS n, sum(x) OVER (PARTITION BY g) AS total"
         f"  FROM (SELECT g::{key_type}, x FROM ({values_sql}) AS u(g, x)) AS v(g, x)"
@@ -133,7 +135,7 @@ def fetch_windows(values_sql: str, params, width: int, key_type: str) -> dict:
             for fraction in FRACTIONS:
                 low, high = ranks(n, fraction)
                 if low - width <= rn <= high + width:
-                    start, values = group.runs.setdefault(fraction, (rn, []))
+                    _start, values = group.runs.setdefault(fraction, (rn, []))
                     values.append(x)
     return found
 

@@ -191,8 +191,9 @@ def _count_sums(rows, groupings) -> dict:
     inner, params = (rows.values("day", "tier_id", "category_id", "assignee_id", *COUNTS)
                      .order_by().query.sql_with_params())
     selected = ", ".join([grouping, *columns, *(f"SUM({name})" for name in COUNTS)])
+    # Formatted from our column names and Django's SQL for the rows; its values stay parameters.
     sql = (
-        f"SELECT {selected} "
+        f"SELECT {selected} "  # noqa: S608 - our names and Django's SQL  # nosec B608
         f"FROM (SELECT r.*, date_trunc('week', r.day)::date AS week FROM ({inner}) r) s "
         f"GROUP BY GROUPING SETS ({sets})"
     )
@@ -200,8 +201,8 @@ def _count_sums(rows, groupings) -> dict:
         cursor.execute(sql, params)
         for mask, *values in cursor.fetchall():
             by = by_mask[mask]
-            key = dict(zip(columns, values)).get(SET_OF[by]) if SET_OF[by] else None
-            add(by, key, dict(zip(COUNTS, values[len(columns):])))
+            key = dict(zip(columns, values[:len(columns)], strict=True)).get(SET_OF[by]) if SET_OF[by] else None
+            add(by, key, dict(zip(COUNTS, values[len(columns):], strict=True)))
     return sums
 
 
@@ -315,7 +316,8 @@ def _duration_stats_sorting_all(plan, scope, by, name, live, stored_sql, key_typ
         keys.extend([0 if key is None else key] * len(found))
         values.extend(found)
     if values:
-        parts.append(f"SELECT * FROM unnest(%s::{key_type}[], %s::bigint[])")
+        # key_type is "date" or "integer" (see _duration_stats); the keys and values are parameters.
+        parts.append(f"SELECT * FROM unnest(%s::{key_type}[], %s::bigint[])")  # noqa: S608 - see above  # nosec B608
         params = (*params, keys, values)
     # Wide enough around the ranks wanted for the values in `minus` to be taken out.
     width = max((len(found) for found in minus.values()), default=0) + 1

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from privacy import audit
 from tickets.deadlines import CLOCK_LABELS, breaches
 from tickets.models import Category, Comment, Event, Requester, Ticket, parse_reference
 from tickets.workflow import Status
@@ -25,6 +26,21 @@ class RequesterAdmin(admin.ModelAdmin):
     list_display = ["email", "name", "created_at"]
     search_fields = ["email", "name"]
     readonly_fields = ["created_at"]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return _recorded(request, super().change_view(request, object_id, form_url, extra_context))
+
+
+def _recorded(request, response):
+    """A change page that showed a requester or a ticket is noted in the access log (privacy.audit)."""
+    shown = getattr(response, "context_data", None) or {}
+    original = shown.get("original")
+    if request.method == "GET" and response.status_code == 200 and original is not None:
+        if isinstance(original, Ticket):
+            audit.record(request, audit.Action.VIEWED_TICKET, channel=audit.Channel.ADMIN, ticket=original)
+        else:
+            audit.record(request, audit.Action.VIEWED_REQUESTER, channel=audit.Channel.ADMIN, requester=original)
+    return response
 
 
 class ReadOnlyMixin:
@@ -80,6 +96,9 @@ class TicketAdmin(ReadOnlyMixin, admin.ModelAdmin):
         (_("SLA"), {"fields": ["sla_state", "response_due_at", "escalation_due_at", "resolution_due_at",
                                "sla_paused", "sla_next_check_at"]}),
     ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return _recorded(request, super().change_view(request, object_id, form_url, extra_context))
 
     @admin.display(description=_("reference"), ordering="id")
     def reference(self, obj):

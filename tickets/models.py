@@ -268,14 +268,6 @@ class Event(models.Model):
     def __str__(self):
         return f"{format_reference(self.ticket_id)} {self.kind} @ {self.at:%Y-%m-%d %H:%M}"
 
-    @property
-    def call(self) -> dict | None:
-        """The phone call a ticket was opened for (its start and length in minutes), on the `created` event."""
-        call = (self.data or {}).get("call") if isinstance(self.data, dict) else None
-        if not call:
-            return None
-        return {"started_at": parse_datetime(call.get("started_at") or ""), "minutes": call.get("minutes")}
-
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise ValidationError("Events are append-only and cannot be changed.")
@@ -283,6 +275,14 @@ class Event(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError("Events are append-only and cannot be deleted.")
+
+    @property
+    def call(self) -> dict | None:
+        """The phone call a ticket was opened for (its start and length in minutes), on the `created` event."""
+        call = (self.data or {}).get("call") if isinstance(self.data, dict) else None
+        if not call:
+            return None
+        return {"started_at": parse_datetime(call.get("started_at") or ""), "minutes": call.get("minutes")}
 
     @property
     def actor_display(self) -> str:
@@ -396,3 +396,6 @@ class BacklogChange(models.Model):
     class Meta:
         verbose_name = _("backlog change")
         verbose_name_plural = _("backlog changes")
+
+    def __str__(self):
+        return f"tier {self.tier_id} {self.status} {self.delta:+d}"

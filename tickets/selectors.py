@@ -41,5 +41,6 @@ def search_tickets(queryset, text: str):
         return queryset
     if connection.vendor == "postgresql":
         vector = SearchVector("search_text", config="simple")
-        return queryset.annotate(_search=vector).filter(_search=SearchQuery(text, config="simple", search_type="websearch"))
+        query = SearchQuery(text, config="simple", search_type="websearch")
+        return queryset.annotate(_search=vector).filter(_search=query)
     return queryset.filter(search_text__icontains=text)

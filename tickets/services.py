@@ -461,9 +461,10 @@ def suggestion_record(*, actor: Actor, ticket_id: int, data: dict) -> Event:
 
 EDITABLE_FIELDS = ("subject", "description", "priority", "category")
 # Files that browsers would run or render are refused whatever their name claims.
-ALLOWED_EXTENSIONS = frozenset(
-    ["pdf", "png", "jpg", "jpeg", "gif", "webp", "bmp", "txt", "log", "csv", "json", "xml", "zip", "7z", "gz", "tar", "eml", "msg", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp", "rtf"]
-)
+ALLOWED_EXTENSIONS = frozenset([
+    "pdf", "png", "jpg", "jpeg", "gif", "webp", "bmp", "txt", "log", "csv", "json", "xml", "zip", "7z", "gz", "tar",
+    "eml", "msg", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp", "rtf",
+])
 _MAGIC = {
     "pdf": (b"%PDF",),
     "png": (b"\x89PNG\r\n\x1a\n",),
@@ -510,10 +511,11 @@ def ticket_update(*, actor: Actor, ticket_id: int, version: int | None = None, *
         changed["search_text"] = "\n".join(
             [changed.get("subject", ticket.subject), changed.get("description", ticket.description), *bodies]
         )
+    # The search text (every comment, internal notes included) is bookkeeping, not part of the edit's record.
     data = {
         name: {"from": _plain(getattr(ticket, name)), "to": _plain(value)}
         for name, value in changed.items()
-        if name != "description"
+        if name not in ("description", "search_text")
     }
     if "description" in changed:
         data["description"] = {"changed": True}
@@ -635,7 +637,8 @@ def _prepare(actor: Actor, ticket: "int | Ticket", action: str, version: int | N
     if version is not None and version != ticket.version:
         raise TicketError(
             TicketError.STALE_VERSION,
-            _("This ticket was changed by someone else (version %(current)d, you had %(yours)d). Reload it and try again.")
+            _("This ticket was changed by someone else (version %(current)d, you had %(yours)d). "
+              "Reload it and try again.")
             % {"current": ticket.version, "yours": version},
         )
     transition = transition_for(ticket.status, action)
@@ -655,7 +658,7 @@ def _prepare(actor: Actor, ticket: "int | Ticket", action: str, version: int | N
             else _("%(tier)s is the first tier; the ticket cannot be de-escalated.")
         )
         raise TicketError(TicketError.ILLEGAL_TRANSITION, message % {"tier": ticket.tier})
-    current = {name: getattr(ticket, name) for name in DIAGNOSIS_FIELDS + ("resolution_summary",)}
+    current = {name: getattr(ticket, name) for name in (*DIAGNOSIS_FIELDS, "resolution_summary")}
     missing = missing_fields(transition, {**current, **(values or {})})
     if missing:
         raise TicketError(
@@ -730,7 +733,8 @@ def _apply(
     # The row is locked, so this only misses if some writer bypassed the lock
     # (SQLite has no row locks); the version condition still refuses it.
     if not Ticket.objects.filter(pk=ticket.pk, version=old_version).update(**changes, **clocks):
-        raise TicketError(TicketError.STALE_VERSION, _("This ticket was changed by someone else. Reload it and try again."))
+        raise TicketError(TicketError.STALE_VERSION,
+                          _("This ticket was changed by someone else. Reload it and try again."))
     if (to_status, to_tier) != (from_status, from_tier):
         backlog.moved(from_tier_id=from_tier.pk, from_status=from_status, to_tier_id=to_tier.pk, to_status=to_status)
     _append_event(

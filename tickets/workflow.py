@@ -130,7 +130,7 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.DIAGNOSING, Action.WAIT): _WAIT,
     # A quick L1 fix goes straight to resolved, with diagnosis and resolution.
     (Status.DIAGNOSING, Action.RESOLVE): Transition(
-        Status.RESOLVED, EventKind.RESOLVED, AGENTS, DIAGNOSIS_FIELDS + ("resolution_summary",)
+        Status.RESOLVED, EventKind.RESOLVED, AGENTS, (*DIAGNOSIS_FIELDS, "resolution_summary")
     ),
     (Status.DIAGNOSING, Action.ESCALATE): _ESCALATE,
     (Status.DIAGNOSING, Action.DE_ESCALATE): _DE_ESCALATE,

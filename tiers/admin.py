@@ -38,6 +38,22 @@ class TierdeskUserAdmin(UserAdmin):
     inlines = [UserTierMembershipInline]
     list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_active"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Managers may change users, but superuser status and one-off permissions are a superuser's to give:
+        # otherwise a manager could grant them to themselves and step past the managers' own permissions
+        # (reading every API token, for one).
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ["is_superuser", "user_permissions"]
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        # A superuser's account, and its password, are changed by a superuser only: a manager who could set
+        # it would take the account over.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
 
 class CalendarHolidayInline(admin.TabularInline):
     model = CalendarHoliday

@@ -23,4 +23,5 @@ class TiersConfig(AppConfig):
 
         for model in (BusinessCalendar, CalendarHoliday, SLAPolicy):
             for signal in (post_save, post_delete):
-                signal.connect(forget_policies, sender=model, weak=False, dispatch_uid=f"tiers.forget_policies.{model.__name__}")
+                signal.connect(forget_policies, sender=model, weak=False,
+                               dispatch_uid=f"tiers.forget_policies.{model.__name__}")

@@ -1,4 +1,5 @@
 """Named reads of the tiers app."""
+import itertools
 import threading
 import time
 
@@ -65,8 +66,8 @@ def _tiers() -> dict:
             _cache["tiers"] = {
                 "ordered": ordered,
                 "by_id": {tier.pk: tier for tier in ordered},
-                "above": {low.pk: high for low, high in zip(ordered, ordered[1:])},
-                "below": {high.pk: low for low, high in zip(ordered, ordered[1:])},
+                "above": {low.pk: high for low, high in itertools.pairwise(ordered)},
+                "below": {high.pk: low for low, high in itertools.pairwise(ordered)},
             }
             _cache["tiers_expires"] = time.monotonic() + POLICY_CACHE_SECONDS
         return _cache["tiers"]

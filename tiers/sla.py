@@ -18,11 +18,12 @@ ZERO = timedelta(0)
 # A calendar with no working day in this many days is refused rather than
 # searched forever (e.g. every weekday switched off).
 MAX_DAYS_SEARCHED = 3 * 366
+UTC_ZONE = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True)
 class Calendar:
-    tz: ZoneInfo = ZoneInfo("UTC")
+    tz: ZoneInfo = UTC_ZONE
     work_days: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # Monday = 0
     start: time = time(9, 0)
     end: time = time(17, 0)

@@ -97,7 +97,7 @@ CREATED_EXAMPLE = OpenApiExample(
         "is_active": True,
         "created_by": "mona",
         "created_at": "2025-03-04T09:15:00Z",
-        "secret": "example-only-7Jq2mX9vR4tW8yB1nC5dF0gH3kL6pS",
+        "secret": "example-only-7Jq2mX9vR4tW8yB1nC5dF0gH3kL6pS",  # nosec B105  # a documented example value
     },
     response_only=True,
     status_codes=["201"],

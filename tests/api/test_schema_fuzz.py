@@ -62,7 +62,8 @@ def manager_token(mona):
 
 @pytest.mark.django_db
 @schema.parametrize()
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "25")), deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "25")), deadline=None,
+          suppress_health_check=list(HealthCheck))
 def test_every_operation_conforms_and_never_fails(case, manager_token):
     # Every response is checked: no 5xx, a documented status code, content type, headers and body.
     # The API is deliberately lenient with some input the schema does not describe (an unknown ordering

@@ -4,6 +4,7 @@ Every page opened through these fixtures reports JavaScript errors, console
 errors and Content-Security-Policy violations; a test that passed but left any
 of them fails. Screenshots go to var/screenshots/ (kept by CI as artifacts).
 """
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -165,10 +166,9 @@ def new_page(request, browser, live_server, browser_problems, screenshot):
     for n, context in enumerate(contexts, start=1):
         if failed is not None and failed.failed:
             for m, page in enumerate(context.pages, start=1):
-                try:
+                # A page that cannot be photographed (it crashed) must not hide the test's own failure.
+                with contextlib.suppress(Exception):
                     screenshot(page, f"failure-{n}-{m}")
-                except Exception:
-                    pass
         context.close()
 
 

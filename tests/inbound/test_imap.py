@@ -79,7 +79,7 @@ def test_a_poll_turns_each_message_into_its_ticket_record_or_quarantine_and_mark
     is recorded under its UID and flagged \\Seen, the mark is the highest UID, and a second poll does nothing."""
     names = ["01-plain-ascii.eml", "09-pdf-and-png.eml", "04-koi8r.eml", "20-out-of-office.eml",
              "41-malformed-no-from.eml"]
-    uids = dict(zip(names, mailbox.append(*(corpus(name) for name in names))))
+    uids = dict(zip(names, mailbox.append(*(corpus(name) for name in names)), strict=True))
     assert mailbox.seen() == set()
 
     assert imap.poll() == PollResult(fetched=5, processed=5, duplicates=0, too_large=0)
@@ -94,28 +94,28 @@ def test_a_poll_turns_each_message_into_its_ticket_record_or_quarantine_and_mark
         assert record.complete is True
 
     opened = {
-        "01-plain-ascii.eml": dict(
-            subject='Printer on 3rd floor shows "Paper jam" but tray is empty',
-            description='Hello,\n\nThe HP LaserJet next to room 3.14 shows "Paper jam in tray 2" since this\n'
-                        "morning. I opened every door and there is no paper stuck anywhere.\n\n"
-                        "Asset tag: PRN-0317\n\nRegards,\nJohn",
-            email="john.smith@example.com", name="Smith, John", language="", files=[],
-            message_id="<CAF3k9x2Lq8@mail.example.com>",
-        ),
-        "09-pdf-and-png.eml": dict(
-            subject="Toner order and screenshot of the error",
-            description="Hi,\n\nAttached is the toner order form and a screenshot of the driver error.\n\nTom",
-            email="tom.becker@example.com", name="Tom Becker", language="",
-            files=[("toner-order-2026-11.pdf", 600), ("driver-error.png", 463)],
-            message_id="<DB9PR10MB5723A1B2C3D4E5F6@DB9PR10MB5723.eurprd10.prod.outlook.example>",
-        ),
-        "04-koi8r.eml": dict(
-            subject="Не работает принтер на 3 этаже",
-            description="Добрый день!\n\nПринтер HP на третьем этаже печатает пустые листы.\n"
-                        "Картридж меняли вчера, не помогло.\n\nСергей Кузнецов\nбухгалтерия, доб. 214",
-            email="s.kuznetsov@example.ru", name="Сергей Кузнецов", language="ru", files=[],
-            message_id="<1732435512.271828@mail.example.ru>",
-        ),
+        "01-plain-ascii.eml": {
+            "subject": 'Printer on 3rd floor shows "Paper jam" but tray is empty',
+            "description": 'Hello,\n\nThe HP LaserJet next to room 3.14 shows "Paper jam in tray 2" since this\n'
+                           "morning. I opened every door and there is no paper stuck anywhere.\n\n"
+                           "Asset tag: PRN-0317\n\nRegards,\nJohn",
+            "email": "john.smith@example.com", "name": "Smith, John", "language": "", "files": [],
+            "message_id": "<CAF3k9x2Lq8@mail.example.com>",
+        },
+        "09-pdf-and-png.eml": {
+            "subject": "Toner order and screenshot of the error",
+            "description": "Hi,\n\nAttached is the toner order form and a screenshot of the driver error.\n\nTom",
+            "email": "tom.becker@example.com", "name": "Tom Becker", "language": "",
+            "files": [("toner-order-2026-11.pdf", 600), ("driver-error.png", 463)],
+            "message_id": "<DB9PR10MB5723A1B2C3D4E5F6@DB9PR10MB5723.eurprd10.prod.outlook.example>",
+        },
+        "04-koi8r.eml": {
+            "subject": "Не работает принтер на 3 этаже",
+            "description": "Добрый день!\n\nПринтер HP на третьем этаже печатает пустые листы.\n"
+                           "Картридж меняли вчера, не помогло.\n\nСергей Кузнецов\nбухгалтерия, доб. 214",
+            "email": "s.kuznetsov@example.ru", "name": "Сергей Кузнецов", "language": "ru", "files": [],
+            "message_id": "<1732435512.271828@mail.example.ru>",
+        },
     }
     for name, expected in opened.items():
         record = records[uids[name]]
@@ -307,7 +307,8 @@ def test_fetch_mail_killed_half_way_resumes_and_makes_each_ticket_once(mailbox, 
                               host=s["HOST"] or "127.0.0.1", port=s["PORT"] or 5432)
     try:
         with locker.cursor() as cursor:
-            cursor.execute(f"SELECT id FROM {Requester._meta.db_table} WHERE id = %s FOR UPDATE", [blocked.pk])
+            table = Requester._meta.db_table
+            cursor.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE", [blocked.pk])  # noqa: S608 - our table
         with open(output, "wb") as log:
             proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:

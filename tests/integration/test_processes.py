@@ -4,131 +4,26 @@ Each test starts its own redis-server on a free port (so it can restart it),
 a Celery worker and Celery beat with a one-second sweep, then watches the
 database: nothing here calls a task function directly.
 """
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import time_machine
-from django.db import connection
 from django.utils import timezone
 
 from tests.factories import make_ticket
+from tests.integration.conftest import wait_until
 from tickets import services
 from tickets.models import Event, Ticket
 from tickets.policy import Actor
 from tickets.workflow import EventKind, Status
 from tiers.models import BusinessCalendar, SLAPolicy
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.processes,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-def database_url():
-    s = connection.settings_dict
-    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
-    return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RedisServer:
-    """A private redis-server that a test may stop and start again on the same port."""
-
-    def __init__(self, workdir: Path):
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc = None
-
-    @property
-    def url(self):
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
-            stdout=open(self.workdir / "redis.log", "a"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    if shutil.which("redis-server") is None:
-        pytest.skip("needs redis-server")
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def celery_processes(tmp_path, redis_server):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
-        "DEBUG": "0",
-        "SECRET_KEY": "worker-test-secret-key-" + "x" * 40,
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": redis_server.url,
-        "CELERY_BROKER_URL": "",
-        "TIERDESK_VAR_DIR": str(tmp_path),
-        "SLA_SWEEP_SECONDS": "1",
-        "OUTBOX_DRAIN_SECONDS": "1",
-    }
-    celery = [sys.executable, "-m", "celery", "-A", "helpdesk"]
-    procs = [
-        subprocess.Popen([*celery, "worker", "--loglevel=INFO", "--concurrency=2"], cwd=ROOT, env=env,
-                         stdout=open(tmp_path / "worker.log", "w"), stderr=subprocess.STDOUT),
-        subprocess.Popen([*celery, "beat", "--loglevel=INFO"], cwd=ROOT, env=env,
-                         stdout=open(tmp_path / "beat.log", "w"), stderr=subprocess.STDOUT),
-    ]
-    yield tmp_path
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    connection.close()
-
-
-def wait_until(predicate, timeout, logs_dir):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    output = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(logs_dir.glob("*.log")))
-    pytest.fail(f"timed out after {timeout} s\n{output}")
 
 
 @pytest.fixture

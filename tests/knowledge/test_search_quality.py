@@ -1099,7 +1099,7 @@ def test_a_match_counts_only_the_key_words_the_row_contains(as_alice):
 
     assert (found[printer.pk].matched, found[printer.pk].share) == (1, 50)
     assert (found[switch.pk].matched, found[switch.pk].share) == (2, 100)
-    assert list(found)[0] == switch.pk
+    assert next(iter(found)) == switch.pk
 
 
 def test_a_russian_word_written_in_capitals_is_found(alice):

@@ -184,7 +184,8 @@ def test_the_page_speaks_the_managers_language(client, mona, history):
         html = client.get(URL, {"period": "custom", "from": "2026-06-01", "to": "2026-06-07"},
                           HTTP_ACCEPT_LANGUAGE="ru").content.decode()
     assert '<html lang="ru">' in html
-    assert re.search(r'data-metric="ttr_median">.*?<dd class="value"><a [^>]*>2\xa0часа, 30\xa0минут</a></dd>', html, re.S)
+    assert re.search(r'data-metric="ttr_median">.*?<dd class="value"><a [^>]*>2\xa0часа, 30\xa0минут</a></dd>',
+                     html, re.S)
     assert re.search(r'<dd class="value"><a [^>]*>66,7%</a></dd>', html)
 
 

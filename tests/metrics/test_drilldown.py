@@ -21,6 +21,7 @@ pytestmark = pytest.mark.django_db
 
 NOW = START + timedelta(days=60)
 PERIOD = (START, NOW)
+EVERYTHING = Scope()
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def history():
         histories(seed=5, count=250)
 
 
-def counts(metric, scope=Scope(), **extra):
+def counts(metric, scope=EVERYTHING, **extra):
     found = tickets_behind(metric, scope, *PERIOD, **extra)
     counted = DRILLS[metric].counted
     return found.count(), (found.filter(**{counted: True}).count() if counted else None)

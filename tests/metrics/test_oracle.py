@@ -54,7 +54,7 @@ def histories(seed=7, count=TICKETS):
         with at(0):
             ticket = make_ticket(subject=f"Problem {n}", requester_email=rng.choice(emails),
                                  category=rng.choice(categories), priority=rng.choice(["P1", "P2", "P3", "P3", "P4"]))
-        agent = lambda: Actor.of_user(agents[Ticket.objects.get(pk=ticket.pk).tier.code])  # noqa: E731
+        agent = lambda ticket=ticket: Actor.of_user(agents[Ticket.objects.get(pk=ticket.pk).tier.code])  # noqa: E731
         customer = Actor.customer(ticket.requester)
         try:
             if rng.random() < 0.1:
@@ -106,7 +106,8 @@ def oracle(start, end, *, tier=None):
     for e in Event.objects.order_by("at", "id"):
         events.setdefault(e.ticket_id, []).append(e)
     created = [t for t in tickets if start <= t.created_at < end]
-    resolved = [t for t in tickets if t.status in ("resolved", "closed") and t.resolved_at and start <= t.resolved_at < end]
+    resolved = [t for t in tickets
+                if t.status in ("resolved", "closed") and t.resolved_at and start <= t.resolved_at < end]
     kinds = lambda t: [e.kind for e in events.get(t.pk, [])]  # noqa: E731
 
     def div(a, b):
@@ -158,7 +159,8 @@ def assert_close(api, expected, path="summary"):
     if isinstance(expected, dict):
         for key, value in expected.items():
             assert_close(api[key], value, f"{path}.{key}")
-    elif expected is None or api is None or (isinstance(expected, int) and not isinstance(expected, bool) and "rate" not in path):
+    elif (expected is None or api is None
+          or (isinstance(expected, int) and not isinstance(expected, bool) and "rate" not in path)):
         assert api == expected, path
     else:
         tolerance = 1.0 if any(k in path for k in ("time_to_resolve", "first_response")) else 1e-9

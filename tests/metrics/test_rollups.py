@@ -45,7 +45,8 @@ def periods():
         (midnight(day), midnight(day + timedelta(days=14))),
         (midnight(day) + timedelta(hours=7, minutes=13), midnight(day + timedelta(days=20)) + timedelta(hours=3)),
         (START - timedelta(days=3), NOW),
-        (midnight(day + timedelta(days=5)) + timedelta(hours=9), midnight(day + timedelta(days=5)) + timedelta(hours=10)),
+        (midnight(day + timedelta(days=5)) + timedelta(hours=9),
+         midnight(day + timedelta(days=5)) + timedelta(hours=10)),
     ]
 
 

@@ -67,7 +67,7 @@ def test_every_template_renders_in_english_and_russian(events, name):
         assert "\n" not in message.subject
         assert f'<html lang="{language}">' in html
         rendered[language] = (message.subject, message.body, html)
-    for en, ru in zip(rendered["en"], rendered["ru"]):
+    for en, ru in zip(rendered["en"], rendered["ru"], strict=True):
         assert en != ru
         assert re.search(r"[А-Яа-я]", ru)
     # No English sentence of the text part is left untranslated in the Russian one.

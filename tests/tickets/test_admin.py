@@ -53,7 +53,8 @@ def test_ticket_cannot_be_changed_added_or_deleted_in_the_admin(mona_client, tic
     ticket.refresh_from_db()
     assert (ticket.subject, ticket.status) != ("rewritten", "closed")
     assert mona_client.get(reverse("admin:tickets_ticket_add")).status_code == 403
-    assert mona_client.post(reverse("admin:tickets_ticket_delete", args=[ticket.pk]), {"post": "yes"}).status_code == 403
+    delete_url = reverse("admin:tickets_ticket_delete", args=[ticket.pk])
+    assert mona_client.post(delete_url, {"post": "yes"}).status_code == 403
 
 
 def test_events_are_view_only_in_the_admin(mona_client, ticket):

@@ -81,7 +81,8 @@ def test_same_version_racing_writers_one_is_stale(alice):
 def test_concurrent_comments_are_all_kept_with_distinct_versions(alice):
     agent = Actor.of_user(alice)
     ticket = make_ticket()
-    results = race(*[(lambda n=n: services.comment_add(actor=agent, ticket_id=ticket.pk, body=f"note {n}")) for n in range(8)])
+    results = race(*[(lambda n=n: services.comment_add(actor=agent, ticket_id=ticket.pk, body=f"note {n}"))
+                     for n in range(8)])
     assert not [r for r in results if isinstance(r, TicketError)]
     assert Ticket.objects.get(pk=ticket.pk).version == 1 + 8
     assert Event.objects.filter(ticket=ticket, kind=EventKind.COMMENTED).count() == 8

@@ -37,7 +37,9 @@ def fresh(ticket):
 def test_create_sets_all_deadlines_and_warnings(round_the_clock):
     with at(T0):
         ticket = make_ticket()
-    assert (ticket.response_due_at, ticket.escalation_due_at, ticket.resolution_due_at) == (T0 + H, T0 + 2 * H, T0 + 10 * H)
+    assert (ticket.response_due_at, ticket.escalation_due_at, ticket.resolution_due_at) == (
+        T0 + H, T0 + 2 * H, T0 + 10 * H,
+    )
     assert (ticket.response_warn_at, ticket.escalation_warn_at, ticket.resolution_warn_at) == (
         T0 + 48 * M, T0 + 96 * M, T0 + 8 * H,
     )

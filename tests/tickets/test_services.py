@@ -176,7 +176,9 @@ def test_l2_agent_takes_an_escalated_ticket_with_the_diagnosis(diagnosed, as_ali
     assert taken.assignee.username == "bob"
     assert taken.affected_item == "Laptop T14" and taken.findings == "The driver update broke the dock"
     event = Event.objects.get(ticket=diagnosed, kind=EventKind.ESCALATED)
-    assert (event.from_tier.code, event.to_tier.code, event.reason) == ("L1", "L2", "Driver rollback needs admin rights")
+    assert (event.from_tier.code, event.to_tier.code, event.reason) == (
+        "L1", "L2", "Driver rollback needs admin rights",
+    )
 
 
 def test_l3_cannot_escalate_further_and_l1_cannot_de_escalate(ticket, as_mona):

@@ -30,7 +30,8 @@ CALENDARS = {
     ).to_calendar([date(2026, 12, 24)]),
     # Working hours that contain the DST gap (02:00–03:00 on spring-forward day) and the repeated hour in autumn.
     "new-york-night-shift": Calendar(tz=NEW_YORK, work_days=frozenset(range(7)), start=time(1, 0), end=time(5, 0)),
-    "tokyo-weekend-desk": Calendar(tz=ZoneInfo("Asia/Tokyo"), work_days=frozenset({5, 6}), start=time(10, 0), end=time(18, 0)),
+    "tokyo-weekend-desk": Calendar(tz=ZoneInfo("Asia/Tokyo"), work_days=frozenset({5, 6}),
+                                   start=time(10, 0), end=time(18, 0)),
 }
 
 moments = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC))

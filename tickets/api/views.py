@@ -17,11 +17,10 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from privacy import audit
 from tickets import services
-from tickets.api.errors import error_responses
-from tickets.exceptions import TicketError
 from tickets.api.actions import perform
-from tickets.attachments import download_response
+from tickets.api.errors import error_responses
 from tickets.api.filters import TicketFilter
 from tickets.api.serializers import (
     AssignInput,
@@ -43,6 +42,8 @@ from tickets.api.serializers import (
     TierSerializer,
     VersionInput,
 )
+from tickets.attachments import download_response
+from tickets.exceptions import TicketError
 from tickets.models import Attachment, Category, IdempotencyKey, Ticket
 from tickets.policy import Actor, tickets_visible_to
 from tickets.workflow import Action
@@ -129,6 +130,13 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         fresh = self.get_queryset().get(pk=ticket.pk)
         return Response(TicketSerializer(fresh).data, status=status_code)
 
+    def changed_response(self, change) -> Response:
+        """The ticket as `change` (a service call) left it. It is read back in the change's transaction, under
+        its row lock: read after the commit, it could already carry a racing writer's change and version, and
+        two callers would be answered the same version."""
+        with transaction.atomic():
+            return self.ticket_response(change())
+
     def parse(self, serializer_class):
         serializer = serializer_class(data=self.request.data)
         serializer.is_valid(raise_exception=True)
@@ -146,7 +154,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(summary="Get a ticket", responses={200: TicketSerializer, **errors(401, 403, 404, 429)},
                    tags=["tickets"])
     def retrieve(self, request, *args, **kwargs):
-        return super().retrieve(request, *args, **kwargs)
+        ticket = self.get_object()
+        audit.record(request, audit.Action.VIEWED_TICKET, channel=audit.Channel.API, ticket=ticket)
+        return Response(self.get_serializer(ticket).data)
 
     @extend_schema(
         summary="Open a ticket",
@@ -247,15 +257,17 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         ticket = self.get_ticket()
         data = self.parse(TicketUpdateInput)
         version = data.pop("version", None)
-        updated = services.ticket_update(actor=actor_for(request), ticket_id=ticket.pk, version=version, **data)
-        return self.ticket_response(updated)
+        return self.changed_response(
+            lambda: services.ticket_update(actor=actor_for(request), ticket_id=ticket.pk, version=version, **data)
+        )
 
     # --- workflow actions ----------------------------------------------------
 
     def run(self, action: str):
         ticket = self.get_ticket()
-        return self.ticket_response(perform(action, actor=actor_for(self.request), ticket_id=ticket.pk,
-                                            data=self.request.data))
+        return self.changed_response(
+            lambda: perform(action, actor=actor_for(self.request), ticket_id=ticket.pk, data=self.request.data)
+        )
 
     @action_schema("Take a new ticket", VersionInput, "The caller becomes the assignee; status becomes diagnosing.")
     @action(detail=True, methods=["post"])

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.exceptions import ValidationError
 
+from privacy import audit
 from tickets import services
 from tickets.api.actions import ACTIONS, perform
 from tickets.api.filters import TicketFilter
@@ -205,6 +206,7 @@ def reply_draft_key(ticket_id: int) -> str:
 def _render_ticket(request, ticket, *, status=200, posted=None, problem=None, stale=False):
     """The ticket page. After a refused change, `posted` keeps what the agent typed in the form they sent."""
     actor = Actor.of_user(request.user)
+    audit.record(request, audit.Action.VIEWED_TICKET, channel=audit.Channel.DESK, ticket=ticket)
     draft = request.session.pop(reply_draft_key(ticket.pk), None)
     if draft and not posted:
         posted = {"comment": {"body": draft}}
@@ -357,7 +359,8 @@ def log_call(request):
         except TicketError as exc:
             problem = str(exc)
         else:
-            messages.success(request, _("Ticket %(reference)s opened for the caller.") % {"reference": ticket.reference})
+            messages.success(request,
+                             _("Ticket %(reference)s opened for the caller.") % {"reference": ticket.reference})
             return redirect("desk:ticket", pk=ticket.pk)
     return render(
         request,

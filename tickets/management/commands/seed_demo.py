@@ -18,7 +18,8 @@ from tickets.policy import Actor
 from tiers.models import Tier, TierMembership
 from tiers.roles import AGENTS_GROUP, MANAGERS_GROUP
 
-PASSWORD = "demo"
+# The documented demo sign-in; the command refuses to run with DEBUG off.
+PASSWORD = "demo"  # noqa: S105 - a known demo password on purpose  # nosec B105
 CATEGORIES = ["Hardware", "Software", "Network", "Access", "Security", "Other"]
 CUSTOMERS = [
     ("Anna Petrova", "anna.petrova@example.com"),
@@ -37,7 +38,8 @@ PROBLEMS = {
         ("Printer on floor 3 jams every page", "Every page jams in tray 2 since this morning.", "HP M607 floor 3"),
     ],
     "Software": [
-        ("Outlook crashes when opening attachments", "Outlook closes as soon as I open a PDF attachment.", "Outlook 365"),
+        ("Outlook crashes when opening attachments", "Outlook closes as soon as I open a PDF attachment.",
+         "Outlook 365"),
         ("Licence expired for the CAD suite", "The CAD program says the licence expired.", "CAD suite 2026"),
         ("Excel macros blocked", "Our monthly report macros stopped running.", "Excel 365"),
     ],
@@ -52,7 +54,8 @@ PROBLEMS = {
     ],
     "Security": [
         ("Suspicious e-mail asking for my password", "I received a message that looks like phishing.", "Mailbox"),
-        ("Certificate warning on the intranet", "The browser warns that the intranet certificate is invalid.", "intranet"),
+        ("Certificate warning on the intranet", "The browser warns that the intranet certificate is invalid.",
+         "intranet"),
     ],
     "Other": [
         ("Desk phone shows no dial tone", "My desk phone has no dial tone.", "Desk phone ext. 2231"),
@@ -103,7 +106,8 @@ PATHS = [
 
 
 class Command(BaseCommand):
-    help = "Create demo users (l1, l2, l3, manager; password 'demo'), categories and tickets. Refused when DEBUG is off."
+    help = ("Create demo users (l1, l2, l3, manager; password 'demo'), categories and tickets. "
+            "Refused when DEBUG is off.")
 
     def add_arguments(self, parser):
         parser.add_argument("--tickets", type=int, default=36, help="How many tickets to create (default 36).")
@@ -115,7 +119,7 @@ class Command(BaseCommand):
         if get_user_model().objects.filter(username="manager").exists() and Ticket.objects.exists():
             self.stdout.write("Demo data already present; nothing to do.")
             return
-        rng = random.Random(seed)
+        rng = random.Random(seed)  # noqa: S311 - repeatable demo data, not secrets  # nosec B311
         with transaction.atomic():
             staff = self._staff()
             categories = self._categories()
@@ -135,7 +139,9 @@ class Command(BaseCommand):
             category=categories["Network"],
             channel=Channel.PHONE,
         )
-        self.stdout.write(self.style.SUCCESS(f"Seeded {tickets + 1} tickets. Sign in as l1, l2, l3 or manager, password '{PASSWORD}'."))
+        self.stdout.write(self.style.SUCCESS(
+            f"Seeded {tickets + 1} tickets. Sign in as l1, l2, l3 or manager, password '{PASSWORD}'."
+        ))
 
     def _staff(self):
         User = get_user_model()
