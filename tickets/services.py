@@ -8,6 +8,7 @@ update on `version`, appends an `Event`, and hands the event to the outbox
 once the transaction commits. A refusal is always a `TicketError`.
 """
 import threading
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 
 from tickets import backlog, outbox, similarity
+from tickets.assignment import pick_assignee
 from tickets.deadlines import CLOCK_FIELDS, Clock, business_time_to_resolve, clock_changes, due_points, next_check
 from tickets.exceptions import TicketError, not_found
 from tickets.models import (
@@ -189,7 +191,7 @@ def ticket_create(
             to_tier=tier,
             data={"repeat_of": repeat_of.pk, "reference": repeat_of.reference, **repeat_basis},
         )
-    return ticket
+    return _auto_assign(ticket)
 
 
 @dataclass(frozen=True)
@@ -342,7 +344,24 @@ def ticket_escalate(*, actor: Actor, ticket_id: int, reason: str, version: int |
 def _escalate(actor: Actor, ticket: Ticket, *, reason: str, version: int | None = None) -> Ticket:
     reason = (reason or "").strip()
     ticket, transition = _prepare(actor, ticket, Action.ESCALATE, version, values={"reason": reason})
-    return _apply(ticket, transition, actor, changes={"assignee": None, "waiting_from": ""}, reason=reason)
+    ticket = _apply(ticket, transition, actor, changes={"assignee": None, "waiting_from": ""}, reason=reason)
+    return _auto_assign(ticket)
+
+
+def _auto_assign(ticket: Ticket) -> Ticket:
+    """Give a ticket that has just arrived in its tier's queue (created, or escalated into the tier) to one of
+    the tier's agents, when the tier assigns automatically; `tickets.assignment` chooses under the tier's lock.
+    Recorded as an `assigned` event by the system, a change of its own (version bumped). Nobody eligible: the
+    ticket stays unassigned in the queue, with no event."""
+    assignee = pick_assignee(ticket, ticket.tier_id)
+    if assignee is None:
+        return ticket
+    system = Actor.system()
+    ticket, transition = _prepare(system, ticket, Action.ASSIGN, None, values={"assignee": assignee})
+    return _apply(
+        ticket, transition, system, changes={"assignee": assignee},
+        data={"assignee": assignee.get_username(), "automatic": True},
+    )
 
 
 @transaction.atomic
@@ -541,12 +560,18 @@ def attachment_add(*, actor: Actor, ticket_id: int, upload, version: int | None 
     return attachment
 
 
+# NUL and other control characters, and format characters such as the right-to-left override that can make
+# "gpj.exe" read as "exe.jpg": never part of a shown file name, whichever entry point the file came through.
+_UNSHOWN = {"Cc": " ", "Cf": ""}
+
+
 def check_upload(upload) -> str:
     """Refuse a file that is too large, of a type we do not take, or whose content belies its name.
 
     Returns the file name to show (one line, no path).
     """
-    name = _one_line(getattr(upload, "name", "") or "").replace("/", "_").replace("\\", "_")[:255] or "file"
+    raw = "".join(_UNSHOWN.get(unicodedata.category(ch), ch) for ch in getattr(upload, "name", "") or "")
+    name = _one_line(raw).replace("/", "_").replace("\\", "_")[:255] or "file"
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if upload.size > settings.ATTACHMENT_MAX_BYTES:
         raise TicketError(TicketError.TOO_LARGE, _("Files may be at most %(size)s.") % {

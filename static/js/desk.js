@@ -45,11 +45,11 @@
     if (key === "k") { select(selected - 1); return; }
     if (key === "Enter" && selected >= 0) { const r = rows()[selected]; if (r) location.href = r.dataset.href; return; }
     if (key === "g") { location.href = "/desk/"; return; }
-    const link = document.querySelector(`[data-shortcut="${key}"]`);
+    const link = document.querySelector(`[data-shortcut="${CSS.escape(key)}"]`);
     if (link) { event.preventDefault(); link.click(); return; }
-    const submit = document.querySelector(`[data-shortcut-submit="${key}"]`);
+    const submit = document.querySelector(`[data-shortcut-submit="${CSS.escape(key)}"]`);
     if (submit) { event.preventDefault(); submit.click(); return; }
-    const field = document.querySelector(`[data-shortcut-focus="${key}"]`);
+    const field = document.querySelector(`[data-shortcut-focus="${CSS.escape(key)}"]`);
     if (field) { event.preventDefault(); field.focus(); field.scrollIntoView({ block: "center" }); }
   });
 

@@ -355,3 +355,12 @@ def test_auto_close_closes_only_resolved_tickets_silent_for_auto_close_days(sett
     assert statuses == {old.pk: Status.CLOSED, recent.pk: Status.RESOLVED, reopened.pk: Status.DIAGNOSING}
     closing = Event.objects.get(ticket=old, kind=EventKind.CLOSED)
     assert (closing.actor_role, closing.actor, closing.data) == ("system", None, {"auto": True})
+
+
+def test_an_upload_name_loses_control_and_direction_characters_whatever_the_entry_point():
+    """The service itself cleans the name: NUL and control characters become spaces, a right-to-left override
+    (which would show "gpj.exe" as "exe.jpg") disappears."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("rep\x00ort\u202egpj.txt", b"plain text", content_type="text/plain")
+    assert services.check_upload(upload) == "rep ortgpj.txt"
