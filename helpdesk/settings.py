@@ -256,6 +256,10 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "tiers.roles.Role",
         "EventKindEnum": "tickets.workflow.EventKind",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tickets.api.errors.document_unreadable_bodies",
+    ],
 }
 IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24, minimum=1)
 ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
@@ -464,3 +468,9 @@ for _entry in METRICS_ALLOWED_IPS:
 PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "")
 if PROMETHEUS_MULTIPROC_DIR:
     Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+
+# --- Canned replies (app `canned`) --------------------------------------------
+INSTALLED_APPS += ["canned"]
+
+# --- Presence on the ticket page (app `presence`) ------------------------------
+INSTALLED_APPS += ["presence"]

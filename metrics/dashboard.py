@@ -30,6 +30,7 @@ from metrics.knowledge import knowledge_summary
 from metrics.rollups import Basis, midnight
 from metrics.selectors import Reading, breakdown, summary, tickets_for, trend, weakest
 from metrics.selectors import backlog as open_backlog
+from metrics.tags import tag_breakdown
 from tickets.models import Category
 from tickets.workflow import OPEN_STATUSES, Status
 from tiers.models import Tier
@@ -396,6 +397,16 @@ def breakdown_table(rows: list[dict], by: str, filters: Filters, csv_url: str) -
     }
 
 
+def tag_table(filters: Filters) -> list[dict]:
+    """The "by tag" breakdown (metrics.tags), each tag linking to its tickets in the desk."""
+    base = {**filters.desk_params(), "queue": "all"}
+    return [
+        {"key": row["key"], "link": _desk({**base, "tag": row["key"]}), "created": show("count", row["created"]),
+         "resolved": show("count", row["resolved"]), "ttr_median": show("duration", row["ttr_median"])}
+        for row in tag_breakdown(start=filters.start, end=filters.end, **filters.selector_filters())
+    ]
+
+
 def weakest_list(rows: list[dict], metric: str, kind: str, behind: str, filters: Filters) -> list[dict]:
     return [
         {"label": row["label"], "link": drill_url(filters, behind, category=row["key"]),
@@ -549,6 +560,7 @@ def index(request):
         "charts": trend_charts(trend_rows, filters),
         "trend": [trend_row(row, filters) for row in trend_rows],
         "breakdowns": [breakdown_table(rows[by], by, filters, csv_urls[f"by_{by}"]) for by in BREAKDOWNS],
+        "by_tag": tag_table(filters),
         "weakest_repeat": weakest_list(rows["category"], "repeat_contact_rate", "rate", "repeat_contacts", filters),
         "weakest_ttr": weakest_list(rows["category"], "ttr_median", "duration", "time_to_resolve", filters),
         "backlog": backlog_tables(current["backlog"], tiers, filters, now),

@@ -8,8 +8,10 @@ broker is down the row waits for the retry sweep (`notifications.delivery`).
 The rules:
 
 * the customer (the ticket's requester, in their language): a new ticket, a
-  public staff reply, "we need your answer", "resolved — please confirm" and
-  "closed". Never anything about an internal note.
+  public staff reply, "we need your answer", "resolved — please confirm",
+  "closed", and "merged into <the primary>" (once, on the duplicate's `merged`
+  event; the primary's `merged_in` mails nobody). Never anything about an
+  internal note.
 * staff (each in their own language): the new assignee of an assignment; the
   assignee, or every agent of the ticket's tier while it has none, when the
   customer replies; the tier's agents at an SLA warning; the managers at an
@@ -36,6 +38,7 @@ CUSTOMER_MAILS = {
     EventKind.WAITING: m.CUSTOMER_WAITING,
     EventKind.RESOLVED: m.CUSTOMER_RESOLVED,
     EventKind.CLOSED: m.CUSTOMER_CLOSED,
+    EventKind.MERGED: m.CUSTOMER_MERGED,
 }
 
 

@@ -20,7 +20,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 
-from tickets.models import Comment, Event
+from tickets.models import Comment, Event, Ticket
 from tickets.portal.tokens import tracking_url
 from tickets.workflow import EventKind
 from tiers.roles import Role
@@ -31,7 +31,10 @@ CUSTOMER_REPLY = "customer_reply"
 CUSTOMER_WAITING = "customer_waiting"
 CUSTOMER_RESOLVED = "customer_resolved"
 CUSTOMER_CLOSED = "customer_closed"
-CUSTOMER_TEMPLATES = frozenset({CUSTOMER_CREATED, CUSTOMER_REPLY, CUSTOMER_WAITING, CUSTOMER_RESOLVED, CUSTOMER_CLOSED})
+# A duplicate merged into another ticket: one message naming the ticket the work goes on in (no survey).
+CUSTOMER_MERGED = "customer_merged"
+CUSTOMER_TEMPLATES = frozenset({CUSTOMER_CREATED, CUSTOMER_REPLY, CUSTOMER_WAITING, CUSTOMER_RESOLVED, CUSTOMER_CLOSED,
+                                CUSTOMER_MERGED})
 
 # Mails to staff.
 AGENT_ASSIGNED = "agent_assigned"
@@ -150,6 +153,12 @@ def customer_context(event: Event, name: str) -> dict:
         context["question"] = event.reason
     elif name == CUSTOMER_CLOSED:
         context["help_url"] = _portal_home()
+    elif name == CUSTOMER_MERGED:
+        primary = Ticket.objects.filter(pk=(event.data or {}).get("into"), requester_id=ticket.requester_id).first()
+        if primary is None:
+            raise RenderError("The ticket this one was merged into is not the same customer's.")
+        context.update(primary_reference=primary.reference, primary_subject=primary.subject,
+                       primary_tracking_url=tracking_url(primary))
     return context
 
 

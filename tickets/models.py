@@ -8,7 +8,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -136,6 +137,13 @@ class Ticket(models.Model):
     repeat_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="repeats", verbose_name=_("repeat of")
     )
+    # A duplicate merged into another ticket (tickets.merge): closed, its thread moved to that ticket.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged_tickets",
+        verbose_name=_("merged into"),
+    )
+    # Free tags (tickets.tags): normalised names, changed only through `ticket_tag`.
+    tags = models.ManyToManyField("Tag", blank=True, related_name="tickets", verbose_name=_("tags"))
     # Step 3, close: the customer's satisfaction.
     csat_rating = models.PositiveSmallIntegerField(_("satisfaction rating"), null=True, blank=True)
     csat_comment = models.TextField(_("satisfaction comment"), blank=True)
@@ -399,3 +407,53 @@ class BacklogChange(models.Model):
 
     def __str__(self):
         return f"tier {self.tier_id} {self.status} {self.delta:+d}"
+
+
+class Tag(models.Model):
+    """A free tag on tickets. Names are normalised (trimmed, lower case, no commas, at most 40 characters) by
+    `tickets.tags.normalise`, so one spelling is one tag."""
+
+    name = models.CharField(_("name"), max_length=40, unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        constraints = [
+            # The services store lower case only; this keeps a hand-made "VPN" from ever sitting beside "vpn".
+            models.UniqueConstraint(Lower("name"), name="tag_name_ci_unique"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class TicketLink(models.Model):
+    """Two tickets an agent marked as related (`tickets.links`). The pair is unordered: it is stored with the
+    lower id first, so A–B and B–A are the same row."""
+
+    class Kind(models.TextChoices):
+        RELATED = "related", _("related")
+
+    ticket_a = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+", verbose_name=_("ticket"))
+    ticket_b = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+", verbose_name=_("ticket"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.RELATED)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("ticket link")
+        verbose_name_plural = _("ticket links")
+        constraints = [
+            models.UniqueConstraint(fields=["ticket_a", "ticket_b"], name="ticket_link_pair_unique"),
+            models.CheckConstraint(condition=Q(ticket_a__lt=F("ticket_b")), name="ticket_link_ordered_pair"),
+        ]
+        indexes = [models.Index(fields=["ticket_b"], name="ticket_link_b")]
+
+    def __str__(self):
+        return f"{format_reference(self.ticket_a_id)} ~ {format_reference(self.ticket_b_id)}"

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 
-from tickets import backlog, outbox, similarity
+from tickets import backlog, merge, outbox, similarity, tags
 from tickets.assignment import pick_assignee
 from tickets.deadlines import CLOCK_FIELDS, Clock, business_time_to_resolve, clock_changes, due_points, next_check
 from tickets.exceptions import TicketError, not_found
@@ -36,6 +36,7 @@ from tickets.models import (
     Priority,
     Requester,
     Ticket,
+    TicketLink,
     format_reference,
 )
 from tickets.policy import Actor, refusal, target_tier
@@ -44,6 +45,7 @@ from tickets.workflow import (
     CSAT_ROLES,
     DIAGNOSIS_FIELDS,
     FIELD_LABELS,
+    MERGED_IN,
     PREVIOUS,
     SAME,
     Action,
@@ -646,6 +648,123 @@ def sla_check_locked(ticket: Ticket, *, now=None) -> list[str]:
     # agent's open form does not go stale because a timer fired.
     Ticket.objects.filter(pk=ticket.pk).update(sla_flags=ticket.sla_flags, sla_next_check_at=ticket.sla_next_check_at)
     return done
+
+
+# --- merge, links and tags (tickets.merge, tickets.tags) -------------------------
+
+
+@transaction.atomic
+def ticket_merge(*, actor: Actor, ticket_id: int, into_id, version: int | None = None) -> Ticket:
+    """Merge the duplicate `ticket_id` into the primary `into_id` (an id or a reference); `version` is the
+    duplicate's. The duplicate's comments and attachments move to the primary, the duplicate is closed with a
+    `merged` event pointing at it, and the primary records `merged_in`. The rules: `tickets.merge`."""
+    duplicate_id = merge.ticket_id_of(ticket_id, field="ticket")
+    primary_id = merge.ticket_id_of(into_id, field="into")
+    if duplicate_id == primary_id:
+        raise TicketError(TicketError.ILLEGAL_TRANSITION, _("A ticket cannot be merged into itself."))
+    rows = merge.lock_pair(duplicate_id, primary_id, field="into")
+    duplicate, primary = rows[duplicate_id], rows[primary_id]
+    if duplicate.merged_into_id is not None:
+        raise TicketError(TicketError.ILLEGAL_TRANSITION, _("This ticket was already merged into %(other)s.") % {
+            "other": format_reference(duplicate.merged_into_id)})
+    duplicate, transition = _prepare(actor, duplicate, Action.MERGE, version)
+    why = merge.merge_refusal(duplicate, primary)
+    if why:
+        raise TicketError(TicketError.ILLEGAL_TRANSITION, why)
+    moved = merge.move_thread(duplicate, primary)
+    duplicate_repeat, primary_repeat = merge.repeat_changes(duplicate, primary)
+    now = timezone.now()
+    # Closing by merge is not a resolution: a resolution left from before a reopen is cleared with it.
+    _apply(duplicate, transition, actor, at=now,
+           changes={"merged_into": primary, "closed_at": now, "resolved_at": None, "resolve_business_us": None,
+                    "waiting_from": "", "search_text": f"{duplicate.subject}\n{duplicate.description}",
+                    **duplicate_repeat},
+           data={"into": primary.pk, "reference": primary.reference,
+                 "comments": len(moved["comment_ids"]), "attachments": len(moved["attachment_ids"])})
+    primary_changes = dict(primary_repeat)
+    if moved["bodies"]:
+        primary_changes["search_text"] = "\n".join([primary.search_text, *moved["bodies"]])
+    _apply(primary, MERGED_IN, actor, at=now, changes=primary_changes,
+           data={"from": duplicate.pk, "reference": duplicate.reference, "comment_ids": moved["comment_ids"],
+                 "attachment_ids": moved["attachment_ids"]})
+    return duplicate
+
+
+@transaction.atomic
+def ticket_link(*, actor: Actor, ticket_id: int, other_id, version: int | None = None) -> TicketLink:
+    """Link a related ticket (an id or a reference): one unordered pair, a `linked` event on both tickets.
+    `version` is this ticket's; the other ticket's version does not change (its fields do not)."""
+    ticket, other, transition = _link_pair(actor, ticket_id, other_id, version)
+    if merge.link_between(ticket.pk, other.pk) is not None:
+        raise TicketError(TicketError.ILLEGAL_TRANSITION, _("%(other)s is already linked to this ticket.") % {
+            "other": other.reference})
+    a, b = merge.ordered(ticket.pk, other.pk)
+    link = TicketLink.objects.create(ticket_a_id=a, ticket_b_id=b, created_by=actor.user)
+    _record_link(actor, ticket, other, transition, EventKind.LINKED)
+    return link
+
+
+@transaction.atomic
+def ticket_unlink(*, actor: Actor, ticket_id: int, other_id, version: int | None = None) -> Ticket:
+    """Remove the link between two tickets, with an `unlinked` event on both."""
+    ticket, other, transition = _link_pair(actor, ticket_id, other_id, version)
+    link = merge.link_between(ticket.pk, other.pk)
+    if link is None:
+        raise TicketError(TicketError.ILLEGAL_TRANSITION, _("%(other)s is not linked to this ticket.") % {
+            "other": other.reference})
+    link.delete()
+    return _record_link(actor, ticket, other, transition, EventKind.UNLINKED)
+
+
+def _link_pair(actor, ticket_id, other_id, version):
+    this_id = merge.ticket_id_of(ticket_id, field="ticket")
+    other_id = merge.ticket_id_of(other_id, field="ticket")
+    if this_id == other_id:
+        raise TicketError(TicketError.ILLEGAL_TRANSITION, _("A ticket cannot be linked to itself."))
+    rows = merge.lock_pair(this_id, other_id, field="ticket")
+    ticket, transition = _prepare(actor, rows[this_id], Action.LINK, version)
+    return ticket, rows[other_id], transition
+
+
+def _record_link(actor, ticket, other, transition, kind) -> Ticket:
+    now = timezone.now()
+    _apply(ticket, Transition(SAME, kind, transition.actors), actor, at=now,
+           data={"ticket": other.pk, "reference": other.reference})
+    other_tier = tier_by_id(other.tier_id)
+    _append_event(other, actor, kind, at=now, from_status=other.status, to_status=other.status,
+                  from_tier=other_tier, to_tier=other_tier, data={"ticket": ticket.pk, "reference": ticket.reference})
+    return ticket
+
+
+@transaction.atomic
+def ticket_tag(*, actor: Actor, ticket_id: int, add=(), remove=(), version: int | None = None) -> Ticket:
+    """Add and remove free tags (names are normalised: `tickets.tags`); a `tagged` event lists what changed.
+    Naming a tag the ticket already has (or does not have, to remove) is not an error; nothing to change at all
+    leaves the ticket and its version alone."""
+    add = tags.clean_names(add, field="add")
+    remove = tags.clean_names(remove, field="remove")
+    if not add and not remove:
+        raise TicketError(TicketError.INVALID, _("Name at least one tag to add or remove."), fields=["add"])
+    both = sorted(set(add) & set(remove))
+    if both:
+        raise TicketError(TicketError.INVALID, _("A tag cannot be added and removed at once: %(tags)s.") % {
+            "tags": ", ".join(both)}, fields=["add", "remove"])
+    ticket, transition = _prepare(actor, ticket_id, Action.TAG, version)
+    current = set(ticket.tags.values_list("name", flat=True))
+    added = [name for name in add if name not in current]
+    removed = [name for name in remove if name in current]
+    if len(current) + len(added) - len(removed) > tags.TAGS_PER_TICKET:
+        raise TicketError(TicketError.INVALID, _("A ticket can have at most %(max)d tags.") % {
+            "max": tags.TAGS_PER_TICKET}, fields=["add"])
+    if not added and not removed:
+        return ticket
+    if added:
+        rows = tags.ensure(added)
+        tags.TicketTag.objects.bulk_create([tags.TicketTag(ticket_id=ticket.pk, tag_id=rows[name].pk)
+                                            for name in added])
+    if removed:
+        tags.TicketTag.objects.filter(ticket_id=ticket.pk, tag__name__in=removed).delete()
+    return _apply(ticket, transition, actor, data={"added": added, "removed": removed})
 
 
 # --- the common path ------------------------------------------------------

@@ -41,6 +41,10 @@ class Action(TextChoices):
     UPDATE = "update", _("edit")
     USE_SUGGESTION = "use_suggestion", _("use a suggestion")
     UNLINK_REPEAT = "unlink_repeat", _("unlink the repeat contact")
+    # Issue #12, merge, links and tags (tickets.merge, tickets.links, tickets.tags).
+    MERGE = "merge", _("merge into another ticket")
+    LINK = "link", _("link a related ticket")
+    TAG = "tag", _("tag")
 
 
 class EventKind(TextChoices):
@@ -64,6 +68,11 @@ class EventKind(TextChoices):
     UPDATED = "updated", _("edited")
     SUGGESTION_USED = "suggestion_used", _("suggestion used")
     REPEAT_UNLINKED = "repeat_unlinked", _("repeat link removed")
+    MERGED = "merged", _("merged into another ticket")
+    MERGED_IN = "merged_in", _("duplicate merged in")
+    LINKED = "linked", _("related ticket linked")
+    UNLINKED = "unlinked", _("related ticket unlinked")
+    TAGGED = "tagged", _("tags changed")
 
 
 # Targets that are not a fixed status.
@@ -99,7 +108,8 @@ def _escalate(step, event):
     return Transition(Status.NEW, event, AGENTS_AND_SYSTEM if step > 0 else AGENTS, ("reason",), tier_step=step)
 
 
-_ASSIGN = Transition(SAME, EventKind.ASSIGNED, AGENTS, ("assignee",))
+# The system assigns too: automatic assignment within a tier (tickets/assignment.py).
+_ASSIGN = Transition(SAME, EventKind.ASSIGNED, AGENTS_AND_SYSTEM, ("assignee",))
 _COMMENT = Transition(SAME, EventKind.COMMENTED, EVERYONE, ("body",))
 _ATTACH = Transition(SAME, EventKind.ATTACHED, EVERYONE)
 # Subject, description, priority and category of an open ticket.
@@ -112,6 +122,13 @@ _DIAGNOSE = Transition(SAME, EventKind.DIAGNOSED, AGENTS)
 _USE_SUGGESTION = Transition(SAME, EventKind.SUGGESTION_USED, AGENTS)
 # The agent decides a ticket linked as a repeat contact is not one.
 _UNLINK_REPEAT = Transition(SAME, EventKind.REPEAT_UNLINKED, AGENTS)
+# A duplicate is closed by merging it into an open primary (tickets.merge checks the primary's side).
+_MERGE = Transition(Status.CLOSED, EventKind.MERGED, AGENTS)
+# The primary's side of a merge: not an action of its own, written by tickets.merge with the duplicate's.
+MERGED_IN = Transition(SAME, EventKind.MERGED_IN, AGENTS)
+# Linking and tagging change neither status nor tier; `closed` stays untouched.
+_LINK = Transition(SAME, EventKind.LINKED, AGENTS)
+_TAG = Transition(SAME, EventKind.TAGGED, AGENTS)
 
 TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.NEW, Action.TAKE): Transition(Status.DIAGNOSING, EventKind.TAKEN, AGENTS),
@@ -123,6 +140,9 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.NEW, Action.UPDATE): _UPDATE,
     (Status.NEW, Action.USE_SUGGESTION): _USE_SUGGESTION,
     (Status.NEW, Action.UNLINK_REPEAT): _UNLINK_REPEAT,
+    (Status.NEW, Action.MERGE): _MERGE,
+    (Status.NEW, Action.LINK): _LINK,
+    (Status.NEW, Action.TAG): _TAG,
     (Status.DIAGNOSING, Action.DIAGNOSE): _DIAGNOSE,
     (Status.DIAGNOSING, Action.START_RESOLVING): Transition(
         Status.RESOLVING, EventKind.RESOLVING_STARTED, AGENTS, DIAGNOSIS_FIELDS
@@ -140,6 +160,9 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.DIAGNOSING, Action.UPDATE): _UPDATE,
     (Status.DIAGNOSING, Action.USE_SUGGESTION): _USE_SUGGESTION,
     (Status.DIAGNOSING, Action.UNLINK_REPEAT): _UNLINK_REPEAT,
+    (Status.DIAGNOSING, Action.MERGE): _MERGE,
+    (Status.DIAGNOSING, Action.LINK): _LINK,
+    (Status.DIAGNOSING, Action.TAG): _TAG,
     (Status.RESOLVING, Action.DIAGNOSE): _DIAGNOSE,
     (Status.RESOLVING, Action.WAIT): _WAIT,
     (Status.RESOLVING, Action.RESOLVE): Transition(
@@ -153,6 +176,9 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.RESOLVING, Action.UPDATE): _UPDATE,
     (Status.RESOLVING, Action.USE_SUGGESTION): _USE_SUGGESTION,
     (Status.RESOLVING, Action.UNLINK_REPEAT): _UNLINK_REPEAT,
+    (Status.RESOLVING, Action.MERGE): _MERGE,
+    (Status.RESOLVING, Action.LINK): _LINK,
+    (Status.RESOLVING, Action.TAG): _TAG,
     # The customer's reply resumes a waiting ticket automatically.
     (Status.WAITING, Action.RESUME): Transition(PREVIOUS, EventKind.RESUMED, EVERYONE),
     (Status.WAITING, Action.ESCALATE): _ESCALATE,
@@ -163,6 +189,9 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.WAITING, Action.UPDATE): _UPDATE,
     (Status.WAITING, Action.USE_SUGGESTION): _USE_SUGGESTION,
     (Status.WAITING, Action.UNLINK_REPEAT): _UNLINK_REPEAT,
+    (Status.WAITING, Action.MERGE): _MERGE,
+    (Status.WAITING, Action.LINK): _LINK,
+    (Status.WAITING, Action.TAG): _TAG,
     # Confirmed by the customer, or closed after AUTO_CLOSE_DAYS of silence.
     (Status.RESOLVED, Action.CLOSE): Transition(Status.CLOSED, EventKind.CLOSED, EVERYONE),
     # "Still not fixed": a reopen keeps tier and assignee and counts as a repeat contact.
@@ -172,6 +201,8 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.RESOLVED, Action.COMMENT): _COMMENT,
     (Status.RESOLVED, Action.ATTACH): _ATTACH,
     (Status.RESOLVED, Action.UNLINK_REPEAT): _UNLINK_REPEAT,
+    (Status.RESOLVED, Action.LINK): _LINK,
+    (Status.RESOLVED, Action.TAG): _TAG,
     # `closed` is terminal: nothing leaves it.
 }
 

@@ -3,18 +3,24 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
-from tiers.models import BusinessCalendar, CalendarHoliday, SLAPolicy, Tier, TierMembership
+from tiers.models import BusinessCalendar, CalendarHoliday, SLAPolicy, StaffProfile, Tier, TierMembership
 
 
 class TierMembershipInline(admin.TabularInline):
     model = TierMembership
     extra = 0
     autocomplete_fields = ["user"]
+    readonly_fields = ["last_assigned_at"]
 
 
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "level"]
+    """Managers edit a tier's name, description, members and automatic assignment."""
+
+    list_display = ["code", "name", "level", "assignment", "match_skills"]
+    list_editable = ["assignment", "match_skills"]
+    fields = ["code", "name", "level", "description", "assignment", "match_skills", "last_assigned"]
+    readonly_fields = ["last_assigned"]
     ordering = ["level"]
     inlines = [TierMembershipInline]
 
@@ -75,3 +81,22 @@ class SLAPolicyAdmin(admin.ModelAdmin):
     list_filter = ["tier", "priority", "calendar"]
     list_select_related = ["tier", "calendar"]
     ordering = ["tier__level", "priority"]
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    """A staff member's skills (categories, for tiers that match skills when assigning), away switch and
+    language. A profile is made on first use (the desk's away or language switch) or here."""
+
+    list_display = ["user", "away", "language"]
+    list_editable = ["away"]
+    list_filter = ["away", "skills"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__first_name", "user__last_name", "user__email"]
+    fields = ["user", "away", "skills", "language"]
+    autocomplete_fields = ["user"]
+    filter_horizontal = ["skills"]
+    ordering = ["user__username"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False

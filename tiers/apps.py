@@ -15,13 +15,13 @@ class TiersConfig(AppConfig):
         # groups are synchronised on post_migrate rather than in a migration.
         post_migrate.connect(ensure_role_groups, dispatch_uid="tiers.ensure_role_groups")
 
-        from tiers.models import BusinessCalendar, CalendarHoliday, SLAPolicy
+        from tiers.models import BusinessCalendar, CalendarHoliday, SLAPolicy, Tier
         from tiers.selectors import clear_policy_cache
 
         def forget_policies(**kwargs):
             clear_policy_cache()
 
-        for model in (BusinessCalendar, CalendarHoliday, SLAPolicy):
+        for model in (BusinessCalendar, CalendarHoliday, SLAPolicy, Tier):
             for signal in (post_save, post_delete):
                 signal.connect(forget_policies, sender=model, weak=False,
                                dispatch_uid=f"tiers.forget_policies.{model.__name__}")

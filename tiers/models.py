@@ -19,6 +19,14 @@ class Priority(models.TextChoices):
     P4 = "P4", _("P4 — low")
 
 
+class Assignment(models.TextChoices):
+    """How a tier hands out the tickets that arrive in its queue (see tickets/assignment.py)."""
+
+    OFF = "off", _("off: agents take tickets themselves")
+    ROUND_ROBIN = "round_robin", _("round-robin")
+    LEAST_LOADED = "least_loaded", _("least loaded (fewest open tickets)")
+
+
 class Tier(models.Model):
     """A support level: L1 takes first contact, L2 and L3 take what the level below could not solve."""
 
@@ -32,6 +40,29 @@ class Tier(models.Model):
         related_name="tiers",
         blank=True,
         verbose_name=_("members"),
+    )
+    assignment = models.CharField(
+        _("automatic assignment"),
+        max_length=16,
+        choices=Assignment.choices,
+        default=Assignment.OFF,
+        help_text=_("Give each ticket that arrives in this tier (new or escalated) to one of its agents."),
+    )
+    match_skills = models.BooleanField(
+        _("match skills"),
+        default=False,
+        help_text=_("Only agents with the ticket's category among their skills get it; "
+                    "tickets without a category go to any agent."),
+    )
+    # The round-robin pointer: the next ticket goes to the first eligible agent after this one (by id).
+    last_assigned = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("last assigned to"),
     )
 
     class Meta:
@@ -57,6 +88,9 @@ class TierMembership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tier_memberships", verbose_name=_("agent")
     )
     joined_at = models.DateTimeField(_("joined at"), auto_now_add=True)
+    # When automatic assignment last gave this agent a ticket of this tier: among equally loaded agents the
+    # one who waited longest gets the next.
+    last_assigned_at = models.DateTimeField(_("last assigned automatically"), null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tier", "user"], name="tier_membership_unique")]
@@ -232,6 +266,17 @@ class StaffProfile(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile", verbose_name=_("user")
     )
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True)
+    away = models.BooleanField(
+        _("away"), default=False, help_text=_("Away agents get no tickets by automatic assignment.")
+    )
+    # A string reference: tiers never imports tickets.
+    skills = models.ManyToManyField(
+        "tickets.Category",
+        blank=True,
+        related_name="skilled_staff",
+        verbose_name=_("skills"),
+        help_text=_("Categories this agent handles, for tiers that match skills when assigning."),
+    )
 
     class Meta:
         verbose_name = _("staff profile")

@@ -56,6 +56,10 @@ _GROUP_PERMISSIONS = {
         ("tiers", "add_calendarholiday"),
         ("tiers", "change_calendarholiday"),
         ("tiers", "delete_calendarholiday"),
+        # A staff member's profile on the user page: away, skills and language.
+        ("tiers", "view_staffprofile"),
+        ("tiers", "add_staffprofile"),
+        ("tiers", "change_staffprofile"),
         ("webhooks", "view_webhook"),
         ("webhooks", "view_delivery"),
         ("webhooks", "view_attempt"),

@@ -16,6 +16,7 @@ from tickets import services
 from tickets.exceptions import TicketError
 from tickets.models import Event, Ticket
 from tickets.policy import Actor
+from tickets.workflow import OPEN_STATUSES
 from tiers.selectors import sla_policy_for
 from tiers.sla import business_seconds_between
 
@@ -56,7 +57,21 @@ def histories(seed=7, count=TICKETS):
                                  category=rng.choice(categories), priority=rng.choice(["P1", "P2", "P3", "P3", "P4"]))
         agent = lambda ticket=ticket: Actor.of_user(agents[Ticket.objects.get(pk=ticket.pk).tier.code])  # noqa: E731
         customer = Actor.customer(ticket.requester)
+
+        def merged_away(ticket=ticket, minutes=None):
+            """Merge the ticket into the requester's latest other open ticket, if there is one."""
+            primary = (Ticket.objects.filter(requester=ticket.requester, status__in=OPEN_STATUSES,
+                                             merged_into__isnull=True).exclude(pk=ticket.pk)
+                       .order_by("-created_at").first())
+            if primary is None:
+                return False
+            with at(minutes or rng.randint(1, 120)):
+                services.ticket_merge(actor=manager, ticket_id=ticket.pk, into_id=primary.pk)
+            return True
+
         try:
+            if rng.random() < 0.06 and merged_away():
+                continue  # a duplicate: merged into the requester's open ticket
             if rng.random() < 0.1:
                 continue  # left new
             with at(rng.randint(1, 300)):
@@ -88,6 +103,8 @@ def histories(seed=7, count=TICKETS):
             if rng.random() < 0.1:
                 with at(rng.randint(1, 300)):
                     services.ticket_reopen(actor=customer, ticket_id=ticket.pk, reason="again")
+                if rng.random() < 0.3 and merged_away():
+                    continue  # reopened, then found to duplicate another open ticket: no resolution
                 with at(rng.randint(1, 500)):
                     services.ticket_resolve(actor=agent(), ticket_id=ticket.pk, summary="fixed again")
             if rng.random() < 0.7:
@@ -207,4 +224,8 @@ def test_every_metric_matches_the_oracle(mona):
             for row in by_tier:
                 assert_close(row["escalation_rate"], expected[row["key"]], f"escalation_rate.{row['key']}")
     assert Event.objects.filter(kind="reopened").exists() and Event.objects.filter(kind="escalated").exists()
+    # Merges happened, a reopened ticket among the duplicates, and none of them counts as resolved.
+    merged = Ticket.objects.filter(merged_into__isnull=False)
+    assert merged.count() >= 10 and merged.filter(reopen_count__gt=0).exists()
+    assert not merged.filter(resolved_at__isnull=False).exists()
     assert 0 < tier_escalation_oracle(*periods[0])["L2"] < 1

@@ -10,6 +10,7 @@ from django.utils import timezone
 from notifications import messages
 from notifications.messages import build
 from notifications.models import Notification
+from tests.factories import make_ticket
 from tests.helpdesk.test_i18n import parse_po
 from tickets import services
 from tickets.models import Event
@@ -34,6 +35,8 @@ def events(ticket, alice, as_alice, as_mona, dana):
                             steps_before="b", findings="c")
     services.ticket_close(actor=dana, ticket_id=ticket.pk)
     timeline = Event.objects.filter(ticket=ticket)
+    duplicate = make_ticket(subject="Printer problem again")
+    services.ticket_merge(actor=as_alice, ticket_id=duplicate.pk, into_id=make_ticket(subject="Printer problem").pk)
     sla = {"clock": "response", "due_at": timezone.now().isoformat()}
     return {
         "customer_created": timeline.get(kind=EventKind.CREATED),
@@ -41,6 +44,7 @@ def events(ticket, alice, as_alice, as_mona, dana):
         "customer_waiting": timeline.get(kind=EventKind.WAITING),
         "customer_resolved": timeline.get(kind=EventKind.RESOLVED),
         "customer_closed": timeline.get(kind=EventKind.CLOSED),
+        "customer_merged": Event.objects.get(ticket=duplicate, kind=EventKind.MERGED),
         "agent_assigned": timeline.get(kind=EventKind.ASSIGNED),
         "agent_customer_replied": timeline.filter(kind=EventKind.COMMENTED, actor_role="customer").get(),
         "sla_warning": Event.objects.create(ticket=ticket, kind=EventKind.SLA_WARNING, actor_role="system", data=sla),

@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from rest_framework.authtoken.models import Token
 
+from canned.models import CannedReply
 from inbound.models import InboundMessage, MailboxState
 from knowledge import services as knowledge_services
 from knowledge.models import Article, Deflection, SuggestionUse, Tag, Use, Visibility
@@ -48,7 +49,7 @@ from tickets import services
 from tickets.models import Attachment, Comment, Event, PortalLink, Requester, Ticket
 from tickets.policy import Actor
 from tickets.portal import tokens
-from tiers.models import BusinessCalendar, SLAPolicy, Tier
+from tiers.models import BusinessCalendar, SLAPolicy, StaffProfile, Tier
 from tiers.roles import AGENTS_GROUP
 from webhooks.models import Delivery, Webhook
 
@@ -418,6 +419,29 @@ def per_role_email(w, role) -> str:
     return {CUST_A: "dana@example.com", CUST_B: "erin@example.com"}.get(role, f"{role}@example.com")
 
 
+def bulk_result_for_l1_ticket(w, role, response) -> str | None:
+    """A bulk change of an L1 ticket is done for L1 (and the L1 integration) and managers, refused for the rest."""
+    result = json.loads(body(response))[0]
+    allowed = role in (L1, MANAGER, INTEGRATION)
+    if result["ok"] != allowed or (not allowed and result["error"]["code"] != "forbidden"):
+        return f"bulk result {result}"
+    return None
+
+
+def linked(name: str) -> Callable[[World, str], str]:
+    """The path `name` for A's ticket and A's ticket in diagnosis, linked first (once) so there is a link to
+    remove."""
+
+    def path(w, role):
+        from tickets.merge import link_between
+
+        if link_between(w.a.pk, w.a_work.pk) is None:
+            services.ticket_link(actor=w.alice, ticket_id=w.a.pk, other_id=w.a_work.pk)
+        return reverse(name, args=[w.a.pk, w.a_work.pk])
+
+    return path
+
+
 def api_path(name: str, *args) -> Callable[[World, str], str]:
     return url(f"api:{name}", *args)
 
@@ -427,6 +451,22 @@ CALL = {"requester_email": "caller@example.com", "requester_name": "Caller", "su
 ARTICLE_FORM = {"title": "Toner smudges", "problem": "Pages smudged.", "solution": "Replace the toner.",
                 "visibility": "internal", "language": "", "tags": "printer"}
 DIAGNOSIS = {"affected_item": "Printer P3", "steps_before": "Changed the toner", "findings": "The fuser is worn"}
+CANNED_FORM = {"title": "Greeting", "body": "Hello {{ requester.name }}", "language": ""}
+
+
+def canned(which: str) -> Callable[[World, str], int]:
+    """The id of a canned reply made once per world: Alice's personal one ("alice") or L1's shared one ("l1")."""
+
+    def find(w, role):
+        made = w.__dict__.setdefault("_canned", {})
+        if which not in made:
+            owner = {"owner": w.users[L1]} if which == "alice" else {"tier": Tier.objects.get(code="L1")}
+            made[which] = CannedReply.objects.create(title=f"Canned {which}", body="Hi {{ requester.name }}",
+                                                     **owner).pk
+        return made[which]
+
+    return find
+
 
 MATRIX: dict[str, list[Case]] = {
     # --- the front door and the agent workspace --------------------------------------------------------------
@@ -449,9 +489,33 @@ MATRIX: dict[str, list[Case]] = {
     ],
     "desk:requesters": [GET(lambda w, role: reverse("desk:requesters") + "?q=dana", desk(OK),
                             check=shows("dana@example.com"))],
+    # Merge, links and tags (issue #12): changes of an L1 ticket, the autocomplete for all staff.
+    "desk:tags": [GET(lambda w, role: reverse("desk:tags") + "?q=pr", desk(OK))],
+    "desk:merge": [
+        POST(url("desk:merge", pk("a_work")), desk_l1_ticket(TO_TICKET), data=lambda w, role: {"into": w.a.reference}),
+        POST(url("desk:merge", missing), desk(NOT_FOUND), data=lambda w, role: {"into": "HD-1"}, label="unknown id"),
+    ],
+    "desk:link": [POST(url("desk:link", pk("a")), desk_l1_ticket(TO_TICKET),
+                       data=lambda w, role: {"ticket": w.b.reference})],
+    "desk:unlink": [POST(linked("desk:unlink"), desk_l1_ticket(TO_TICKET))],
+    "desk:tag": [POST(url("desk:tag", pk("a")), desk_l1_ticket(TO_TICKET), data=lambda w, role: {"add": "printer"})],
     "desk:language": [
         POST(url("desk:language"), everyone(redirect("/desk/")), data=lambda w, role: {"language": "en"}),
         GET(url("desk:language"), everyone(NOT_ALLOWED)),
+    ],
+    "desk:away": [
+        POST(url("desk:away"), desk(redirect("/desk/")), data=lambda w, role: {"away": "1"}),
+        GET(url("desk:away"), desk(NOT_ALLOWED), label="GET"),
+    ],
+    "desk:bulk": [
+        POST(url("desk:bulk"), desk(redirect("/desk/")),
+             data=lambda w, role: {"ids": [w.a.pk], "action": "priority", "priority": "P2"}),
+        GET(url("desk:bulk"), desk(NOT_ALLOWED), label="GET"),
+    ],
+    "presence:heartbeat": [
+        POST(url("presence:heartbeat", pk("a")), desk(OK), json=True, data=lambda w, role: {"typing": True}),
+        POST(url("presence:heartbeat", missing), desk(NOT_FOUND), json=True, label="unknown id"),
+        GET(url("presence:heartbeat", pk("a")), desk(NOT_ALLOWED), label="GET"),
     ],
     "desk:ticket": [
         GET(url("desk:ticket", pk("a")), desk(OK), check=shows(A_SUBJECT, A_NOTE)),
@@ -499,6 +563,29 @@ MATRIX: dict[str, list[Case]] = {
              data=lambda w, role: {"how": Use.LINKED, "article": w.public_article.pk}),
     ],
     "knowledge:publish": [POST(url("knowledge:publish", pk("a_done")), desk(redirect("/desk/kb/")))],
+    # --- canned replies: personal ones are their owner's (and managers'), tier-wide ones the managers' ----------
+    "canned:list": [GET(url("canned:list"), desk(OK))],
+    "canned:new": [
+        GET(url("canned:new"), desk(OK)),
+        POST(url("canned:new"), desk(redirect("/desk/canned/")), data=lambda w, role: CANNED_FORM),
+    ],
+    "canned:edit": [
+        GET(url("canned:edit", canned("alice")), desk(OK, NOT_FOUND)),
+        POST(url("canned:edit", canned("alice")), desk(redirect("/desk/canned/"), NOT_FOUND),
+             data=lambda w, role: CANNED_FORM),
+        GET(url("canned:edit", canned("l1")), desk(FORBIDDEN, NOT_FOUND, manager=OK), label="L1's reply"),
+        GET(url("canned:edit", missing), desk(NOT_FOUND), label="unknown id"),
+    ],
+    "canned:delete": [
+        GET(url("canned:delete", canned("alice")), desk(OK, NOT_FOUND)),
+        POST(url("canned:delete", canned("alice")), desk(redirect("/desk/canned/"), NOT_FOUND)),
+        POST(url("canned:delete", canned("l1")), desk(FORBIDDEN, NOT_FOUND, manager=redirect("/desk/canned/")),
+             label="L1's reply"),
+    ],
+    "canned:ticket": [
+        GET(url("canned:ticket", pk("a")), desk(OK)),
+        GET(url("canned:ticket", missing), desk(NOT_FOUND), label="unknown id"),
+    ],
     # --- a requester's personal data (the desk's requester page; export and anonymisation for managers) ----
     "privacy:requester": [
         GET(url("privacy:requester", lambda w, role: w.a.requester_id), desk(OK)),
@@ -613,6 +700,16 @@ MATRIX: dict[str, list[Case]] = {
     "api:ticket-close": [POST(api_path("ticket-close", pk("a_done")), api_l1_ticket(OK), json=True)],
     "api:ticket-unlink-repeat": [POST(api_path("ticket-unlink-repeat", pk("a_repeat")), api_l1_ticket(OK),
                                       json=True)],
+    "api:ticket-merge": [POST(api_path("ticket-merge", pk("a_work")), api_l1_ticket(OK), json=True,
+                              data=lambda w, role: {"into": w.a.reference})],
+    "api:ticket-links": [
+        GET(api_path("ticket-links", pk("a")), api(OK)),
+        POST(api_path("ticket-links", pk("a")), api_l1_ticket(CREATED), json=True,
+             data=lambda w, role: {"ticket": w.b.pk}),
+    ],
+    "api:ticket-link-detail": [Case("DELETE", linked("api:ticket-link-detail"), api_l1_ticket(NO_CONTENT))],
+    "api:ticket-tags": [POST(api_path("ticket-tags", pk("a")), api_l1_ticket(OK), json=True,
+                             data=lambda w, role: {"add": ["printer"]})],
     "api:ticket-comments": [
         GET(api_path("ticket-comments", pk("a")), api(OK), check=shows(A_NOTE)),
         POST(api_path("ticket-comments", pk("a")), api_l1_ticket(CREATED), json=True,
@@ -633,8 +730,18 @@ MATRIX: dict[str, list[Case]] = {
         GET(api_path("ticket-events", pk("a")), api(OK)),
         GET(api_path("ticket-events", missing), api(NOT_FOUND), label="unknown id"),
     ],
+    # Any staff caller may send a bulk request; each ticket is then refused or done by the one policy.
+    "api:ticket-bulk": [
+        POST(api_path("ticket-bulk"), api(OK), json=True, check=bulk_result_for_l1_ticket,
+             data=lambda w, role: {"ids": [w.a.pk], "action": "priority", "data": {"priority": "P2"}}),
+        GET(api_path("ticket-bulk"), api(NOT_ALLOWED), label="GET"),
+    ],
     "api:tier-list": [GET(api_path("tier-list"), api(OK))],
     "api:category-list": [GET(api_path("category-list"), api(OK))],
+    "api:me": [
+        GET(api_path("me"), api(OK)),
+        Case("PATCH", api_path("me"), api(OK), json=True, data=lambda w, role: {"away": True}),
+    ],
     # Metrics are computed from tickets and events every agent may read; the dashboard pages are the managers'.
     "api:metrics-summary": [GET(api_path("metrics-summary"), api(OK))],
     "api:metrics-breakdown": [GET(api_path("metrics-breakdown"), api(OK))],
@@ -673,6 +780,11 @@ MATRIX: dict[str, list[Case]] = {
     "knowledge-api:suggestion-use": [
         POST(url("knowledge-api:suggestion-use", pk("a")), api_l1_ticket(CREATED), json=True,
              data=lambda w, role: {"how": Use.LINKED, "article": w.public_article.pk}),
+    ],
+    "canned-api:reply-list": [GET(url("canned-api:reply-list"), api(OK))],
+    "canned-api:ticket-replies": [
+        GET(url("canned-api:ticket-replies", pk("a")), api(OK)),
+        GET(url("canned-api:ticket-replies", missing), api(NOT_FOUND), label="unknown id"),
     ],
     # --- the admin (its per-model pages are added below from ADMIN_MODELS) -------------------------------------
     "admin:index": [GET(url("admin:index"), admin(OK))],
@@ -732,6 +844,7 @@ ADMIN_MODELS: dict[str, tuple[set, Callable[[World], object]]] = {
     "tiers_tier": ({"view", "change"}, lambda w: Tier.objects.get(code="L1").pk),
     "tiers_businesscalendar": ({"view", "add", "change"}, lambda w: BusinessCalendar.objects.first().pk),
     "tiers_slapolicy": ({"view", "add", "change"}, lambda w: SLAPolicy.objects.first().pk),
+    "tiers_staffprofile": ({"view", "add", "change"}, lambda w: StaffProfile.objects.create(user=w.users[L1]).pk),
     "tickets_category": ({"view", "add", "change"}, lambda w: CategoryFactory().pk),
     "tickets_requester": ({"view", "change"}, lambda w: w.a.requester_id),
     "tickets_ticket": ({"view"}, lambda w: w.a.pk),
@@ -946,6 +1059,7 @@ def _caller(w: World, role: str) -> Client:
 TICKET_ID_PATHS = [
     ("GET", "desk:ticket", lambda w, i: [i]),
     ("POST", "desk:action", lambda w, i: [i, "take"]),
+    ("POST", "presence:heartbeat", lambda w, i: [i]),
     ("GET", "knowledge:suggestions", lambda w, i: [i]),
     ("POST", "knowledge:use", lambda w, i: [i]),
     ("POST", "knowledge:publish", lambda w, i: [i]),
@@ -955,6 +1069,8 @@ TICKET_ID_PATHS = [
     ("GET", "api:ticket-attachments", lambda w, i: [i]),
     ("POST", "api:ticket-take", lambda w, i: [i]),
     ("GET", "knowledge-api:suggestions", lambda w, i: [i]),
+    ("GET", "canned:ticket", lambda w, i: [i]),
+    ("GET", "canned-api:ticket-replies", lambda w, i: [i]),
     ("GET", "admin:tickets_ticket_change", lambda w, i: [i]),
     ("GET", "admin:view_on_site", lambda w, i: [ContentType.objects.get_for_model(Ticket).pk, i]),
 ]

@@ -109,3 +109,16 @@ def _first_message(detail) -> str:
                     return f"{key}: {message}"
         return str(message)
     return "Invalid input."
+
+
+def document_unreadable_bodies(result, generator, request, public):
+    """drf-spectacular hook: every operation that reads a body may answer 415 when the body is not JSON, a form
+    or multipart data it can read (the same error body as the other errors)."""
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                operation.setdefault("responses", {}).setdefault("415", {
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    "description": "The body's media type is not one the API reads, or the body cannot be read.",
+                })
+    return result

@@ -7,6 +7,7 @@ from django_filters.fields import IsoDateTimeField
 
 from tickets.models import Priority, Ticket
 from tickets.selectors import search_tickets
+from tickets.tags import with_tag
 from tickets.workflow import Status
 
 
@@ -40,6 +41,8 @@ class TicketFilter(django_filters.FilterSet):
     created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="full_text", help_text="Full-text search in subject and description.")
+    # An EXISTS on the ticket–tag table, not a join: no duplicate rows, so no DISTINCT sort either.
+    tag = django_filters.CharFilter(method="tagged", help_text="Only tickets with this tag (any case).")
 
     class Meta:
         model = Ticket
@@ -47,3 +50,6 @@ class TicketFilter(django_filters.FilterSet):
 
     def full_text(self, queryset, name, value):
         return search_tickets(queryset, value)
+
+    def tagged(self, queryset, name, value):
+        return with_tag(queryset, value)

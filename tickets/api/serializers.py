@@ -54,6 +54,10 @@ class TicketSerializer(serializers.ModelSerializer):
     resolution = serializers.SerializerMethodField()
     csat = serializers.SerializerMethodField()
     sla = serializers.SerializerMethodField()
+    tags = serializers.SlugRelatedField(many=True, slug_field="name", read_only=True,
+                                        help_text="Free tags, lower case, sorted by name.")
+    merged_into = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True,
+                                                     help_text="The ticket this duplicate was merged into.")
 
     class Meta:
         model = Ticket
@@ -61,7 +65,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "id", "reference", "subject", "description", "status", "tier", "priority", "category", "channel",
             "requester", "assignee", "version", "created_at", "updated_at", "first_response_at", "resolved_at",
             "closed_at", "response_due_at", "escalation_due_at", "resolution_due_at", "diagnosis", "resolution",
-            "reopen_count", "repeat_of", "csat", "sla",
+            "reopen_count", "repeat_of", "csat", "sla", "tags", "merged_into",
         ]
         read_only_fields = fields
 
@@ -212,6 +216,34 @@ class AssignInput(VersionInput):
 class CommentInput(VersionInput):
     body = serializers.CharField(max_length=20000)
     internal = serializers.BooleanField(default=False)
+
+
+class MergeInput(VersionInput):
+    into = serializers.CharField(max_length=30, help_text="The primary ticket: its id or reference (HD-000123).")
+
+
+class LinkInput(VersionInput):
+    ticket = serializers.CharField(max_length=30, help_text="The related ticket: its id or reference.")
+
+
+class TagInput(VersionInput):
+    add = serializers.ListField(child=serializers.CharField(max_length=200, allow_blank=True), required=False,
+                                default=list, max_length=50, help_text="Tag names to add (normalised).")
+    remove = serializers.ListField(child=serializers.CharField(max_length=200, allow_blank=True), required=False,
+                                   default=list, max_length=50, help_text="Tag names to remove.")
+
+
+class LinkedTicketSerializer(serializers.ModelSerializer):
+    """A ticket linked to another one, as the links list shows it."""
+
+    reference = serializers.CharField(read_only=True)
+    kind = serializers.CharField(source="link.kind", read_only=True)
+    linked_at = serializers.DateTimeField(source="link.created_at", read_only=True)
+
+    class Meta:
+        model = Ticket
+        fields = ["id", "reference", "subject", "status", "kind", "linked_at"]
+        read_only_fields = fields
 
 
 class AttachmentInput(serializers.Serializer):

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from tickets.api.views import CategoryViewSet, TicketViewSet, TierViewSet
+from tiers.api import MeView
 
 router = SimpleRouter()
 router.register("tickets", TicketViewSet, basename="ticket")
@@ -13,6 +14,7 @@ router.register("categories", CategoryViewSet, basename="category")
 app_name = "api"
 urlpatterns = [
     path("", include(router.urls)),
+    path("me/", MeView.as_view(), name="me"),
     path("metrics/", include("metrics.urls")),
     path("", include("webhooks.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

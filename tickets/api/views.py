@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from privacy import audit
 from tickets import services
+from tickets.api import bulk as bulk_api
 from tickets.api.actions import perform
 from tickets.api.errors import error_responses
 from tickets.api.filters import TicketFilter
@@ -33,9 +34,13 @@ from tickets.api.serializers import (
     DeEscalateInput,
     DiagnoseInput,
     EventSerializer,
+    LinkedTicketSerializer,
+    LinkInput,
+    MergeInput,
     OptionalReasonInput,
     ReasonInput,
     ResolveInput,
+    TagInput,
     TicketCreateInput,
     TicketSerializer,
     TicketUpdateInput,
@@ -44,6 +49,7 @@ from tickets.api.serializers import (
 )
 from tickets.attachments import download_response
 from tickets.exceptions import TicketError
+from tickets.merge import linked_tickets
 from tickets.models import Attachment, Category, IdempotencyKey, Ticket
 from tickets.policy import Actor, tickets_visible_to
 from tickets.workflow import Action
@@ -114,7 +120,10 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     ordering = ["-created_at", "-id"]
 
     def get_queryset(self):
-        return tickets_visible_to(self.request.user).select_related("tier", "category", "requester", "assignee")
+        return (
+            tickets_visible_to(self.request.user).select_related("tier", "category", "requester", "assignee")
+            .prefetch_related("tags")
+        )
 
     def get_object(self):
         # An id the database cannot hold is simply not found (rather than a database error).
@@ -329,6 +338,87 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @action(detail=True, methods=["post"], url_path="unlink-repeat")
     def unlink_repeat(self, request, pk=None):
         return self.run(Action.UNLINK_REPEAT)
+
+    # --- merge, links and tags --------------------------------------------------
+
+    @action_schema(
+        "Merge into another ticket", MergeInput,
+        "This ticket (the duplicate, open) is merged into `into` (open, same requester): its comments and "
+        "attachments move there, it is closed with a `merged` event and `merged_into` set, and the customer gets "
+        "one message naming the primary. Answers the closed duplicate.",
+    )
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        ticket = self.get_ticket()
+        data = self.parse(MergeInput)
+        return self.changed_response(lambda: services.ticket_merge(
+            actor=actor_for(request), ticket_id=ticket.pk, into_id=data["into"], version=data.get("version")))
+
+    @extend_schema(
+        methods=["GET"],
+        summary="List linked tickets",
+        responses={200: LinkedTicketSerializer(many=True), **errors(401, 403, 404, 429)},
+        tags=["links"],
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Link a related ticket",
+        description="Links the two tickets (an unordered pair) with a `linked` event on both; answers the links.",
+        request=LinkInput,
+        responses={201: LinkedTicketSerializer(many=True), **errors(400, 401, 403, 404, 409, 429)},
+        examples=[CONFLICT_EXAMPLE, STALE_EXAMPLE],
+        tags=["links"],
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[], pagination_class=None)
+    def links(self, request, pk=None):
+        ticket = self.get_ticket()
+        created = request.method == "POST"
+        if created:
+            data = self.parse(LinkInput)
+            services.ticket_link(actor=actor_for(request), ticket_id=ticket.pk, other_id=data["ticket"],
+                                 version=data.get("version"))
+        return Response(LinkedTicketSerializer(linked_tickets(ticket.pk), many=True).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Unlink a related ticket",
+        description="Removes the link, with an `unlinked` event on both tickets.",
+        parameters=[OpenApiParameter("version", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False,
+                                     description="The version of the ticket in the URL you last read.")],
+        request=None,
+        responses={204: None, **errors(400, 401, 403, 404, 409, 429)},
+        examples=[CONFLICT_EXAMPLE],
+        tags=["links"],
+    )
+    @action(detail=True, methods=["delete"], url_path=r"links/(?P<other_id>[0-9]{1,18})", url_name="link-detail",
+            filter_backends=[], pagination_class=None)
+    def unlink(self, request, pk=None, other_id=None):
+        ticket = self.get_ticket()
+        data = self.parse_query(VersionInput)
+        services.ticket_unlink(actor=actor_for(request), ticket_id=ticket.pk, other_id=int(other_id),
+                               version=data.get("version"))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action_schema("Add and remove tags", TagInput,
+                   "Names are trimmed and lower-cased; at most 40 characters, no commas, 20 tags per ticket.")
+    @action(detail=True, methods=["post"], url_path="tags", url_name="tags")
+    def tag(self, request, pk=None):
+        ticket = self.get_ticket()
+        data = self.parse(TagInput)
+        return self.changed_response(lambda: services.ticket_tag(
+            actor=actor_for(request), ticket_id=ticket.pk, add=data["add"], remove=data["remove"],
+            version=data.get("version")))
+
+    def parse_query(self, serializer_class):
+        serializer = serializer_class(data=self.request.query_params)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    @bulk_api.SCHEMA
+    @action(detail=False, methods=["post"], url_path="bulk", url_name="bulk", filter_backends=[],
+            pagination_class=None)
+    def bulk(self, request):
+        return bulk_api.respond(request, actor_for(request))
 
     # --- sub-resources --------------------------------------------------------
 

@@ -28,6 +28,7 @@ from tickets.api.actions import ACTIONS, perform
 from tickets.api.filters import TicketFilter
 from tickets.attachments import download_response
 from tickets.deadlines import breaches
+from tickets.desk.bulk import bulk_context
 from tickets.exceptions import TicketError
 from tickets.models import Attachment, Category, Channel, Priority, Requester, Ticket
 from tickets.policy import Actor, available_actions, tickets_visible_to
@@ -168,6 +169,7 @@ def queue(request):
         "query_without_page": _query_without(request, "page"),
         "summary": tier_summary(user=request.user),
         "open_statuses": [Status(s) for s in OPEN_STATUSES],
+        **bulk_context(request),
     }
     template = "desk/_queue_rows.html" if request.GET.get("partial") else "desk/queue.html"
     return render(request, template, context)
