@@ -15,7 +15,7 @@ TICKET_KEYS = {
     "id", "reference", "subject", "description", "status", "tier", "priority", "category", "channel", "requester",
     "assignee", "version", "created_at", "updated_at", "first_response_at", "resolved_at", "closed_at",
     "response_due_at", "escalation_due_at", "resolution_due_at", "diagnosis", "resolution", "reopen_count",
-    "repeat_of", "csat", "sla",
+    "repeat_of", "csat", "sla", "merged_into", "tags",
 }
 NEW = {"subject": "VPN drops", "description": "Every ten minutes.", "requester": {"email": "dana@example.com",
                                                                               "name": "Dana"}}

@@ -150,7 +150,8 @@ def test_ticket_page_shows_the_timeline_and_only_allowed_actions(alice_client, d
     assert page.count('data-kind="commented"') == 2
     assert "event kind-commented internal" in page and "Checking the dock" in page
     forms = {part.split('"')[0] for part in page.split('data-action="')[1:]}
-    assert forms == {"comment", "diagnose", "start_resolving", "wait", "resolve", "escalate", "assign", "attach"}
+    assert forms == {"comment", "diagnose", "start_resolving", "wait", "resolve", "escalate", "assign", "attach",
+                     "merge", "link", "tag"}
 
 
 def test_an_l1_agent_gets_no_buttons_on_an_l2_ticket_and_a_forged_post_is_refused(alice_client, ticket, as_mona):

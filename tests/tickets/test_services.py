@@ -230,7 +230,7 @@ def test_assign_only_to_someone_who_can_work_on_the_tier(ticket, as_mona, alice,
 def test_available_actions_follow_table_role_and_tier(ticket, as_alice, as_bob, dana):
     assert available_actions(as_alice, ticket) == [
         Action.TAKE, Action.ASSIGN, Action.ESCALATE, Action.COMMENT, Action.ATTACH, Action.UPDATE,
-        Action.USE_SUGGESTION, Action.UNLINK_REPEAT,
+        Action.USE_SUGGESTION, Action.UNLINK_REPEAT, Action.MERGE, Action.LINK, Action.TAG,
     ]
     assert available_actions(as_bob, ticket) == []  # L1 ticket, L2 agent: reads, does not act
     assert available_actions(dana, ticket) == [Action.COMMENT, Action.ATTACH]
