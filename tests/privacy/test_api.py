@@ -115,7 +115,7 @@ def test_both_operations_are_in_the_openapi_schema(mona):
     anonymise = schema["paths"]["/api/v1/requesters/{id}/anonymise/"]["post"]
     assert export["tags"] == anonymise["tags"] == ["privacy"]
     assert set(export["responses"]) == {"200", "401", "403", "404", "429"}
-    assert set(anonymise["responses"]) == {"200", "400", "401", "403", "404", "429"}
+    assert set(anonymise["responses"]) == {"200", "400", "401", "403", "404", "415", "429"}
     assert export["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/RequesterExport")
     body = anonymise["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     assert schema["components"]["schemas"][body.rsplit("/", 1)[1]]["required"] == ["reason"]
