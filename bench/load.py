@@ -496,18 +496,6 @@ DESCRIPTIONS = {
 }
 
 
-def write_results(section: str) -> None:
-    """Replace this script's section of bench/RESULTS.md, or add it at the end; the others stay as they are."""
-    path = BENCH / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _match: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 def print_summary(summary: dict) -> None:
     for kind in KINDS:
         figures = summary["kinds"][kind]
@@ -638,7 +626,7 @@ def main() -> None:
     section = report(summary, context)
     print("\n" + section)
     if not args.no_write:
-        write_results(section)
+        suite.write_results(section, SECTION)
         print(f"written: bench/RESULTS.md (section “{SECTION[3:]}”)")
     failures = problems(summary)
     if failures:

@@ -1301,10 +1301,11 @@ def report(results: list[dict], sweep: dict | None, host: dict, args, command: s
     return "\n".join(lines) + "\n"
 
 
-def write_results(section: str) -> None:
+def write_results(section: str, heading: str = SECTION) -> None:
+    """Replace the section under `heading` in bench/RESULTS.md, or add it at the end; the others stay as they are."""
     path = BENCH / "RESULTS.md"
     text = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _match: section + "\n", text, count=1)
     else:
